@@ -1,0 +1,151 @@
+//! The `Fs` seam: every filesystem access of the file API and the simulated
+//! scanner goes through this trait, so the harness can swap in an in-memory
+//! tree with fixed paths. Nothing in the file API calls `std::fs` directly.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What a path is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// The subset of metadata the agent uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    pub kind: FileKind,
+    pub len: u64,
+    /// Unix permission bits (`0o755`).
+    pub mode: u32,
+}
+
+impl Metadata {
+    pub fn is_dir(&self) -> bool {
+        self.kind == FileKind::Dir
+    }
+    pub fn is_file(&self) -> bool {
+        self.kind == FileKind::File
+    }
+}
+
+/// Filesystem operations, with `std::io::Error` kinds as `std::fs` reports
+/// them (`NotFound`, `PermissionDenied`, `NotADirectory`, `IsADirectory`).
+pub trait Fs: Send + Sync + 'static {
+    /// Metadata, following symlinks.
+    fn metadata(&self, path: &Path) -> io::Result<Metadata>;
+    /// Metadata of the link itself.
+    fn symlink_metadata(&self, path: &Path) -> io::Result<Metadata>;
+    /// Resolves every symlink and `..`; the path must exist.
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
+    /// Opens for reading and returns the whole content (permission checked).
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Reads up to `limit` bytes (`None`: to the end) from `offset`.
+    fn read_range(&self, path: &Path, offset: u64, limit: Option<u64>) -> io::Result<Vec<u8>>;
+    /// Creates `path` and its missing parents with mode 0755.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Creates a new file exclusively (fails if it exists) with `data`.
+    fn write_new(&self, path: &Path, data: &[u8]) -> io::Result<()>;
+    /// Sets the permission bits.
+    fn set_mode(&self, path: &Path, mode: u32) -> io::Result<()>;
+    /// Atomically replaces `to` with `from`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Lists a directory's entry names, sorted.
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<String>>;
+}
+
+/// The real filesystem (`std::fs`).
+#[derive(Debug, Default)]
+pub struct RealFs;
+
+fn meta(m: std::fs::Metadata) -> Metadata {
+    use std::os::unix::fs::PermissionsExt;
+    let ft = m.file_type();
+    let kind = if ft.is_symlink() {
+        FileKind::Symlink
+    } else if ft.is_dir() {
+        FileKind::Dir
+    } else if ft.is_file() {
+        FileKind::File
+    } else {
+        FileKind::Other
+    };
+    Metadata {
+        kind,
+        len: m.len(),
+        mode: m.permissions().mode() & 0o7777,
+    }
+}
+
+impl Fs for RealFs {
+    fn metadata(&self, path: &Path) -> io::Result<Metadata> {
+        std::fs::metadata(path).map(meta)
+    }
+
+    fn symlink_metadata(&self, path: &Path) -> io::Result<Metadata> {
+        std::fs::symlink_metadata(path).map(meta)
+    }
+
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        std::fs::canonicalize(path)
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn read_range(&self, path: &Path, offset: u64, limit: Option<u64>) -> io::Result<Vec<u8>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(path)?;
+        f.seek(SeekFrom::Start(offset))?;
+        let mut out = Vec::new();
+        match limit {
+            Some(n) => {
+                f.take(n).read_to_end(&mut out)?;
+            }
+            None => {
+                f.read_to_end(&mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::DirBuilder::new().recursive(true).create(path)
+    }
+
+    fn write_new(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        f.write_all(data)?;
+        f.sync_all()
+    }
+
+    fn set_mode(&self, path: &Path, mode: u32) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let mut names = std::fs::read_dir(path)?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<io::Result<Vec<_>>>()?;
+        names.sort();
+        Ok(names)
+    }
+}

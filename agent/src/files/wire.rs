@@ -1,0 +1,80 @@
+//! Wire types of the file API (spec section 4).
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /read-file-lines` response. Every key but `success` is omitted when
+/// zero or empty, so an empty file answers `{"success": true}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadFileLinesResponse {
+    pub success: bool,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub file_size: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub total_lines: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lines_read: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub content: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The limits of a read-file-lines call (spec 4.1 defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadFileLinesLimits {
+    pub max_file_size: u64,
+    pub max_line_bytes: u64,
+    pub max_response_lines: u64,
+    pub max_response_bytes: u64,
+}
+
+impl Default for ReadFileLinesLimits {
+    fn default() -> Self {
+        ReadFileLinesLimits {
+            max_file_size: 1_048_576,
+            max_line_bytes: 1024,
+            max_response_lines: 2000,
+            max_response_bytes: 32768,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEdit {
+    pub search: String,
+    pub replace: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace_all: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEdits {
+    pub path: String,
+    pub edits: Vec<FileEdit>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditFilesRequest {
+    pub files: Vec<FileEdits>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub include_diff: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEditResult {
+    pub path: String,
+    pub diff: String,
+}
+
+/// `POST /edit-files` success body: `files` only when `include_diff`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditFilesResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<FileEditResult>>,
+}

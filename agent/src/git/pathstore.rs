@@ -1,0 +1,154 @@
+//! PathStore (spec 5.1): per-chat sets of paths the chat's tool calls
+//! touched, and subscriber channels that learn when a chat's set changes.
+//!
+//! Notification is a non-blocking send into a capacity-1 channel: a pending
+//! signal absorbs later ones (coalescing), and the receiver always re-reads
+//! the whole set, so nothing is lost. Subscribers are notified after the
+//! lock is released.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+#[derive(Default)]
+struct Inner {
+    paths: BTreeMap<Uuid, BTreeSet<String>>,
+    subscribers: BTreeMap<Uuid, Vec<(u64, mpsc::Sender<()>)>>,
+    next_subscriber: u64,
+}
+
+/// In-memory, per-agent store of chat paths (lost on restart).
+#[derive(Clone, Default)]
+pub struct PathStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// A subscription to one chat's changes; unsubscribes when dropped.
+pub struct Subscription {
+    rx: mpsc::Receiver<()>,
+    store: PathStore,
+    chat: Uuid,
+    id: u64,
+}
+
+impl Subscription {
+    /// Waits for the next (coalesced) change signal.
+    pub async fn changed(&mut self) -> Option<()> {
+        self.rx.recv().await
+    }
+
+    /// Takes a pending signal without waiting.
+    pub fn try_changed(&mut self) -> bool {
+        self.rx.try_recv().is_ok()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.store.unsubscribe(self.chat, self.id);
+    }
+}
+
+impl PathStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Adds `paths` to every chat in `chats` (nil ids skipped), then
+    /// notifies their subscribers.
+    pub async fn add_paths(&self, chats: &[Uuid], paths: &[String]) {
+        let chats: Vec<Uuid> = chats.iter().copied().filter(|c| !c.is_nil()).collect();
+        if chats.is_empty() {
+            return;
+        }
+        {
+            let mut inner = self.lock();
+            for chat in &chats {
+                let set = inner.paths.entry(*chat).or_default();
+                for p in paths {
+                    set.insert(p.clone());
+                }
+            }
+        }
+        crate::yield_point!("pathstore.between_store_and_notify");
+        self.notify_now(&chats);
+    }
+
+    /// Notifies the chats' subscribers without adding paths.
+    pub fn notify(&self, chats: &[Uuid]) {
+        let chats: Vec<Uuid> = chats.iter().copied().filter(|c| !c.is_nil()).collect();
+        self.notify_now(&chats);
+    }
+
+    fn notify_now(&self, chats: &[Uuid]) {
+        let senders: Vec<mpsc::Sender<()>> = {
+            let inner = self.lock();
+            chats
+                .iter()
+                .filter_map(|c| inner.subscribers.get(c))
+                .flatten()
+                .map(|(_, tx)| tx.clone())
+                .collect()
+        };
+        for tx in senders {
+            // Full means a signal is already pending: coalesce.
+            let _ = tx.try_send(());
+        }
+    }
+
+    /// The chat's paths, sorted and de-duplicated; `None` when it has none.
+    pub fn get_paths(&self, chat: Uuid) -> Option<Vec<String>> {
+        let inner = self.lock();
+        inner
+            .paths
+            .get(&chat)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.iter().cloned().collect())
+    }
+
+    /// Subscribes to the chat's changes.
+    pub fn subscribe(&self, chat: Uuid) -> Subscription {
+        let (tx, rx) = mpsc::channel(1);
+        let id = {
+            let mut inner = self.lock();
+            inner.next_subscriber += 1;
+            let id = inner.next_subscriber;
+            inner.subscribers.entry(chat).or_default().push((id, tx));
+            id
+        };
+        Subscription {
+            rx,
+            store: self.clone(),
+            chat,
+            id,
+        }
+    }
+
+    fn unsubscribe(&self, chat: Uuid, id: u64) {
+        let mut inner = self.lock();
+        if let Some(subs) = inner.subscribers.get_mut(&chat) {
+            subs.retain(|(sid, _)| *sid != id);
+            if subs.is_empty() {
+                inner.subscribers.remove(&chat);
+            }
+        }
+    }
+
+    /// Number of chats with paths.
+    pub fn len(&self) -> usize {
+        self.lock().paths.values().filter(|s| !s.is_empty()).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,10 @@
+//! Process management: the `Exec` seam, the manager and its HTTP API
+//! (spec section 2).
+
+pub mod api;
+pub mod exec;
+pub mod manager;
+mod real_exec;
+pub mod wire;
+
+pub use manager::Manager;

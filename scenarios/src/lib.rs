@@ -1,0 +1,1 @@
+//! The scenario catalog behind `agentsim`.

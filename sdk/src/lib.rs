@@ -1,0 +1,30 @@
+//! Client SDK for the workspace agent.
+//!
+//! [`AgentConn`] is what the chat tools program against; [`HttpAgentConn`]
+//! implements it over HTTP/1 with one connection per request (the original
+//! disables keep-alive), through a [`Connector`] seam: real TCP here,
+//! turmoil TCP under simulation. Path and query components are escaped
+//! (the original interpolated them raw: spec section 7).
+
+pub mod conn;
+pub mod connector;
+pub mod error;
+pub mod files;
+pub mod git;
+pub mod processes;
+
+pub use conn::{AgentConn, HttpAgentConn, OutputOptions};
+pub use connector::{Connector, TcpConnector};
+pub use error::SdkError;
+pub use git::GitWatch;
+
+pub use agent::files::wire::{
+    EditFilesRequest, EditFilesResponse, FileEdit, FileEditResult, FileEdits, ReadFileLinesLimits,
+    ReadFileLinesResponse,
+};
+pub use agent::git::wire::{ClientMessage, RepoChange, ServerMessage};
+pub use agent::headtail::Truncation;
+pub use agent::process::wire::{
+    ListProcessesResponse, ProcessInfo, ProcessOutputResponse, StartProcessRequest,
+    StartProcessResponse,
+};
