@@ -413,6 +413,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn every_duration_renders_to_text_that_parses_back(n in proptest::num::i64::ANY) {
+            let text = GoDuration(n).to_string();
+            proptest::prop_assert_eq!(GoDuration::parse(&text), Ok(GoDuration(n)), "{}", text);
+        }
+
+        #[test]
+        fn parsing_never_panics(s in "\\PC{0,12}|[-+.0-9a-zµμ]{0,12}") {
+            let _ = GoDuration::parse(&s);
+        }
+    }
+
     #[test]
     fn only_positive_durations_become_std_durations() {
         assert_eq!(GoDuration(0).to_std(), None);

@@ -91,6 +91,16 @@ mod tests {
         assert_eq!(marshal(&v).unwrap(), "\"\\u001b[0m\\t\\n\\r\\b\\f\u{7f}\"");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn marshalled_strings_decode_back_unchanged(s in "\\PC*|[<>&\u{2028}\u{2029}\"\\\\\u{0}-\u{1f}]*") {
+            let text = marshal(&s).unwrap();
+            proptest::prop_assert!(!text.contains(['<', '>', '&']));
+            let back: String = serde_json::from_str(&text).unwrap();
+            proptest::prop_assert_eq!(back, s);
+        }
+    }
+
     #[test]
     fn quote_matches_go_percent_q() {
         for (input, want) in [

@@ -124,10 +124,16 @@ pub fn exit_code(resp: &ProcessOutputResponse) -> i64 {
 /// Caps `output` at [`MAX_OUTPUT_TO_MODEL`] bytes, dropping a character the
 /// cut would split, so the result is always valid UTF-8 (W5).
 pub fn truncate_output(output: &str) -> &str {
-    if output.len() <= MAX_OUTPUT_TO_MODEL {
+    truncate_at(output, MAX_OUTPUT_TO_MODEL)
+}
+
+/// The longest prefix of `output` of at most `cap` bytes that ends on a
+/// character boundary (Go: cut, then drop the invalid bytes of the cut).
+fn truncate_at(output: &str, cap: usize) -> &str {
+    if output.len() <= cap {
         return output;
     }
-    let mut end = MAX_OUTPUT_TO_MODEL;
+    let mut end = cap;
     while !output.is_char_boundary(end) {
         end -= 1;
     }
@@ -177,6 +183,25 @@ mod tests {
             assert_eq!(got.is_some(), hit, "{name}: {command:?}");
             if hit {
                 assert_eq!(got, Some(FILE_DUMP_NOTE));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn truncation_keeps_the_longest_whole_character_prefix(
+            s in "[a-z€😀é]{0,24}",
+            cap in 0usize..40,
+        ) {
+            let cut = truncate_at(&s, cap);
+            proptest::prop_assert!(s.starts_with(cut));
+            proptest::prop_assert!(cut.len() <= cap);
+            if s.len() <= cap {
+                proptest::prop_assert_eq!(cut, s.as_str());
+            } else {
+                // The next character would not have fitted.
+                let next = s[cut.len()..].chars().next().map_or(0, char::len_utf8);
+                proptest::prop_assert!(cut.len() + next > cap);
             }
         }
     }
