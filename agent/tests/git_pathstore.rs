@@ -5,7 +5,11 @@
 use std::time::Duration;
 
 use agent::git::PathStore;
+use futures::FutureExt;
+use git_common::AtYieldPoint;
 use uuid::Uuid;
+
+mod git_common;
 
 fn chat(n: u128) -> Uuid {
     Uuid::from_u128(0x1000 + n)
@@ -209,4 +213,21 @@ async fn path_store_concurrent_safety() {
         // Its own 50 files, its neighbour's 50, and the 10 shared names.
         assert_eq!(paths.len(), 2 * ITERATIONS + 10, "chat {id}");
     }
+}
+
+#[tokio::test]
+async fn add_paths_cancelled_between_store_and_notify_still_notifies() {
+    // A request dropped at the yield point (say, its client went away)
+    // must not leave stored paths without a signal.
+    let (hook, _guard) = AtYieldPoint::install("pathstore.between_store_and_notify", || {
+        Box::pin(std::future::pending())
+    });
+    let store = PathStore::new();
+    let mut sub = store.subscribe(chat(1));
+    let paths = strings(&["/file"]);
+    let cancelled = store.add_paths(&[chat(1)], &paths).now_or_never();
+    assert!(cancelled.is_none(), "the add was parked at the yield point");
+    assert_eq!(hook.hits("pathstore.between_store_and_notify"), 1);
+    check_paths(&store, chat(1), Some(&["/file"]));
+    check_signalled(&mut sub, true);
 }

@@ -225,7 +225,7 @@ async fn scan_respects_gitignore_nested_negation() {
 async fn scan_delta_emission() {
     let repo = TestRepo::new();
     let dirty = repo.write("dirty.go", "package dirty\n");
-    let h = subscribed(&[dirty.clone()], true).await;
+    let h = subscribed(std::slice::from_ref(&dirty), true).await;
 
     check_diff(&scan_one(&h).await.unified_diff, &["dirty.go"], &[]);
     // Baseline (no heartbeat): nothing changed, nothing emitted.
@@ -241,7 +241,7 @@ async fn scan_delta_emission() {
 async fn scan_delta_detects_content_changes() {
     let repo = TestRepo::new();
     let readme = repo.write("README.md", "# Edit 1\n");
-    let h = subscribed(&[readme.clone()], true).await;
+    let h = subscribed(std::slice::from_ref(&readme), true).await;
     check_diff(
         &scan_one(&h).await.unified_diff,
         &["README.md", "+# Edit 1"],
@@ -425,7 +425,7 @@ async fn scan_large_file_too_large_to_diff() {
 async fn scan_large_file_delta_tracking() {
     let repo = TestRepo::new();
     let big = repo.write("big.dat", vec![b'X'; 3 * 1024 * 1024]);
-    let h = subscribed(&[big.clone()], true).await;
+    let h = subscribed(std::slice::from_ref(&big), true).await;
     scan_one(&h).await;
     check_no_message(&h, "unchanged").await;
     std::fs::remove_file(&big).expect("remove");

@@ -76,7 +76,10 @@ async fn web_socket_subscribe_and_receive_changes() {
 #[tokio::test]
 async fn web_socket_multiple_repos() {
     let (a, b) = (TestRepo::new(), TestRepo::new());
-    let paths = vec![a.write("a.go", "package a\n"), b.write("b.go", "package b\n")];
+    let paths = vec![
+        a.write("a.go", "package a\n"),
+        b.write("b.go", "package b\n"),
+    ];
     let (agent, addr) = agent_without_cooldown().await;
     add_paths(&agent, &[CHAT], &paths).await;
 
@@ -118,7 +121,9 @@ async fn web_socket_unknown_message_type() {
     let (_agent, addr) = agent_without_cooldown().await;
     let mut w = watch(addr, None).await;
     for kind in ["bogus", ""] {
-        w.send(&ClientMessage { kind: kind.into() }).await.expect("send");
+        w.send(&ClientMessage { kind: kind.into() })
+            .await
+            .expect("send");
         let msg = next(&mut w).await;
         assert_eq!(
             msg,
@@ -250,7 +255,12 @@ async fn e2e_re_edited_file_triggers_rescan() {
 async fn e2e_repo_deletion_emits_removed() {
     let repo = TestRepo::new();
     let (agent, addr) = agent_without_cooldown().await;
-    add_paths(&agent, &[CHAT], &[repo.write("doomed.go", "package doomed\n")]).await;
+    add_paths(
+        &agent,
+        &[CHAT],
+        &[repo.write("doomed.go", "package doomed\n")],
+    )
+    .await;
 
     let mut w = watch(addr, Some(CHAT)).await;
     assert!(!only_repo(&next(&mut w).await).removed);
@@ -274,7 +284,11 @@ async fn process_exit_style_bare_notify_rescans_known_repos() {
     repo.write("made-by-a-process.txt", "out\n");
     agent.paths().notify(&[CHAT]);
     let msg = next(&mut w).await;
-    assert!(only_repo(&msg).unified_diff.contains("made-by-a-process.txt"));
+    assert!(
+        only_repo(&msg)
+            .unified_diff
+            .contains("made-by-a-process.txt")
+    );
 }
 
 #[tokio::test]
@@ -301,6 +315,8 @@ async fn split_watch_refreshes_from_one_task_and_reads_in_another() {
     let mut tx = refresher.await.expect("task");
     tx.close().await.expect("close");
     // After the close handshake the stream ends.
-    let end = tokio::time::timeout(MESSAGE_GUARD, rx.next()).await.expect("ends");
+    let end = tokio::time::timeout(MESSAGE_GUARD, rx.next())
+        .await
+        .expect("ends");
     assert!(end.is_none(), "{end:?}");
 }

@@ -67,7 +67,7 @@ async fn watch(
         }
     };
     // An absent or unparsable chat id means no PathStore wiring at all.
-    let chat = query_param(query.as_deref(), "chat_id").and_then(|s| Uuid::parse_str(&s).ok());
+    let chat = watch_chat(query.as_deref());
     upgrade
         .max_message_size(WATCH_READ_LIMIT)
         .max_frame_size(WATCH_READ_LIMIT)
@@ -142,24 +142,28 @@ async fn drain(socket: &mut WebSocket) {
 }
 
 /// What the main loop does with one client frame.
+#[derive(Debug, PartialEq, Eq)]
 enum Incoming {
     Continue,
+    Refresh,
     Reply(ServerMessage),
     /// Undecodable JSON: close as Go's wsjson decoder does.
     Unsupported,
 }
 
-fn client_message(data: &[u8], handler: &WatchHandler) -> Incoming {
+fn client_message(data: &[u8]) -> Incoming {
     match serde_json::from_slice::<ClientMessage>(data) {
-        Ok(msg) if msg.is_refresh() => {
-            handler.request_scan();
-            Incoming::Continue
-        }
+        Ok(msg) if msg.is_refresh() => Incoming::Refresh,
         Ok(_) => Incoming::Reply(ServerMessage::Error {
             message: "unknown message type".into(),
         }),
         Err(_) => Incoming::Unsupported,
     }
+}
+
+/// The watched chat: `chat_id` when it parses as a UUID.
+fn watch_chat(query: Option<&str>) -> Option<Uuid> {
+    query_param(query, "chat_id").and_then(|s| Uuid::parse_str(&s).ok())
 }
 
 /// One watch connection, from upgrade to close.
@@ -213,8 +217,8 @@ async fn serve_watch(agent: Agent, mut socket: WebSocket, chat: Option<Uuid>) {
                     Some(Ok(frame)) => frame,
                 };
                 let outcome = match frame {
-                    Message::Text(text) => client_message(text.as_bytes(), &handler),
-                    Message::Binary(data) => client_message(&data, &handler),
+                    Message::Text(text) => client_message(text.as_bytes()),
+                    Message::Binary(data) => client_message(&data),
                     Message::Pong(_) => {
                         awaiting_pong = false;
                         Incoming::Continue
@@ -228,6 +232,7 @@ async fn serve_watch(agent: Agent, mut socket: WebSocket, chat: Option<Uuid>) {
                 };
                 match outcome {
                     Incoming::Continue => {}
+                    Incoming::Refresh => handler.request_scan(),
                     Incoming::Reply(reply) => {
                         if send_json(&mut socket, &reply).await.is_err() {
                             return;
@@ -298,4 +303,48 @@ async fn show_file(agent: &Agent, query: Option<&str>) -> Result<String, ApiErro
         )));
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_are_refresh_or_unknown() {
+        let unknown = || {
+            Incoming::Reply(ServerMessage::Error {
+                message: "unknown message type".into(),
+            })
+        };
+        let cases: [(&str, Incoming); 6] = [
+            (r#"{"type":"refresh"}"#, Incoming::Refresh),
+            (r#"{"type":"refresh","extra":1}"#, Incoming::Refresh),
+            (r#"{"type":"bogus"}"#, unknown()),
+            (r#"{}"#, unknown()),
+            (r#"not json"#, Incoming::Unsupported),
+            (r#"{"type":7}"#, Incoming::Unsupported),
+        ];
+        for (input, want) in cases {
+            assert_eq!(client_message(input.as_bytes()), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn only_a_uuid_chat_id_wires_the_path_store() {
+        let id = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+        let cases: [(Option<&str>, Option<&str>); 5] = [
+            (None, None),
+            (Some(""), None),
+            (Some("chat_id="), None),
+            (Some("chat_id=not-a-uuid"), None),
+            (
+                Some("x=1&chat_id=7c9e6679-7425-40de-944b-e07fc1f90ae7&chat_id=junk"),
+                Some(id),
+            ),
+        ];
+        for (query, want) in cases {
+            let want = want.map(|s| Uuid::parse_str(s).expect("uuid"));
+            assert_eq!(watch_chat(query), want, "{query:?}");
+        }
+    }
 }

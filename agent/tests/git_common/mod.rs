@@ -273,12 +273,25 @@ pub fn real_agent(config: AgentConfig) -> Agent {
     Agent::new(config, seams)
 }
 
-/// An agent whose scanner is `scanner`, on tokio's (paused) clock.
+/// An agent whose scanner is `scanner`, on tokio's (paused) clock, with
+/// the given bug switches and no heartbeat.
+///
+/// The heartbeat is off because a paused clock over real sockets jumps to
+/// the next timer while a pong is still in flight: the agent would see a
+/// ping unanswered for a whole interval that never really passed.
 pub fn fake_agent(scanner: Arc<dyn RepoScanner>, bugs: &[Bug]) -> Agent {
-    let mut config = AgentConfig::default();
+    let mut config = AgentConfig {
+        ping_interval: Duration::from_secs(24 * 3600),
+        ..AgentConfig::default()
+    };
     for bug in bugs {
         config.bugs.insert(*bug);
     }
+    fake_agent_with(scanner, config)
+}
+
+/// An agent whose scanner is `scanner`, on tokio's (paused) clock.
+pub fn fake_agent_with(scanner: Arc<dyn RepoScanner>, config: AgentConfig) -> Agent {
     let mut seams = Seams::real(config.wait_delay);
     seams.scanner = scanner;
     seams.fs = Arc::new(NoFs);
