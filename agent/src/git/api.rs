@@ -1,10 +1,350 @@
-//! HTTP handlers under `/api/v0/git`: the watch WebSocket and `show`.
+//! HTTP handlers under `/api/v0/git`: the watch WebSocket (spec 5.2) and
+//! `show` (spec 5.5).
+//!
+//! Each watch connection runs in the task axum gives the upgrade: one loop
+//! that owns the socket and polls, in a fixed order, the outgoing scan
+//! results, the client's messages, the ping heartbeat, the handler's run
+//! loop and the PathStore follower. Nothing is spawned, so dropping the
+//! connection's future cancels all of it.
+
+use std::future::pending;
+use std::path::Path;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::StatusCode;
+use tokio::sync::mpsc;
+use uuid::Uuid;
 
-use crate::Agent;
+use crate::git::pathstore::{PathStore, Subscription};
+use crate::git::watch::WatchHandler;
+use crate::git::wire::{ClientMessage, GitShowResponse, ServerMessage};
+use crate::http::error::{ApiError, json};
+use crate::{Agent, Bug};
+
+/// Largest client message the watch accepts (4 MiB: a subscribe with many
+/// paths exceeds a small default).
+pub const WATCH_READ_LIMIT: usize = 4 << 20;
+
+/// How long a closing connection waits for the peer's close reply.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// `show` refuses files larger than this.
+pub const SHOW_MAX_FILE_SIZE: usize = 512 * 1024;
+
+/// `show` looks for a NUL byte in this many leading bytes.
+const SHOW_BINARY_SNIFF: usize = 8 * 1024;
 
 /// The git routes, to be nested under `/api/v0/git`.
 pub fn routes() -> Router<Agent> {
     Router::new()
+        .route("/watch", get(watch))
+        .route("/show", get(show))
+}
+
+/// The first value of `key` in a raw query string (Go's `Query().Get`).
+fn query_param(raw: Option<&str>, key: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or("")).ok()?;
+    pairs.into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+async fn watch(
+    State(agent): State<Agent>,
+    RawQuery(query): RawQuery,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(rejection) => {
+            return ApiError::internal("Failed to accept WebSocket.")
+                .with_detail(rejection.body_text())
+                .into_response();
+        }
+    };
+    // An absent or unparsable chat id means no PathStore wiring at all.
+    let chat = watch_chat(query.as_deref());
+    upgrade
+        .max_message_size(WATCH_READ_LIMIT)
+        .max_frame_size(WATCH_READ_LIMIT)
+        .on_upgrade(move |socket| serve_watch(agent, socket, chat))
+}
+
+/// Subscribes to the chat's PathStore changes and reads its current paths.
+///
+/// Fixed order: subscribe, then read. A path added before the subscribe is
+/// in the read; one added after it signals the subscription. The
+/// `paths-before-subscribe` switch restores the original order, where a
+/// path added between the read and the subscribe is never watched (R2).
+pub async fn subscribe_and_get_paths(
+    agent: &Agent,
+    chat: Uuid,
+) -> (Subscription, Option<Vec<String>>) {
+    let store = agent.paths();
+    if agent.bug(Bug::PathsBeforeSubscribe) {
+        crate::sim::bug_taken(Bug::PathsBeforeSubscribe);
+        cov_mark::hit!(watch_paths_read_before_subscribe);
+        let paths = store.get_paths(chat);
+        crate::yield_point!("git.watch.between_subscribe_and_get_paths");
+        (store.subscribe(chat), paths)
+    } else {
+        let subscription = store.subscribe(chat);
+        crate::yield_point!("git.watch.between_subscribe_and_get_paths");
+        (subscription, store.get_paths(chat))
+    }
+}
+
+/// On each PathStore signal: re-read the chat's paths, watch their repos,
+/// request a scan. Never returns.
+async fn follow_paths(
+    handler: &WatchHandler,
+    store: &PathStore,
+    subscription: Option<Subscription>,
+) {
+    if let Some(mut subscription) = subscription {
+        let chat = subscription.chat();
+        while subscription.changed().await.is_some() {
+            let paths = store.get_paths(chat).unwrap_or_default();
+            handler.subscribe(&paths).await;
+            handler.request_scan();
+        }
+    }
+    pending::<()>().await
+}
+
+async fn send_json(socket: &mut WebSocket, msg: &ServerMessage) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(msg).map_err(axum::Error::new)?;
+    socket.send(Message::Text(text.into())).await
+}
+
+/// Sends a close frame and waits (bounded) for the peer's reply.
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    if socket.send(Message::Close(Some(frame))).await.is_ok() {
+        drain(socket).await;
+    }
+}
+
+/// Reads until the stream ends, so a close reply queued by the protocol
+/// layer is flushed (bounded by [`CLOSE_GRACE`]).
+async fn drain(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(_)) = socket.recv().await {}
+    })
+    .await;
+}
+
+/// What the main loop does with one client frame.
+#[derive(Debug, PartialEq, Eq)]
+enum Incoming {
+    Continue,
+    Refresh,
+    Reply(ServerMessage),
+    /// Undecodable JSON: close as Go's wsjson decoder does.
+    Unsupported,
+}
+
+fn client_message(data: &[u8]) -> Incoming {
+    match serde_json::from_slice::<ClientMessage>(data) {
+        Ok(msg) if msg.is_refresh() => Incoming::Refresh,
+        Ok(_) => Incoming::Reply(ServerMessage::Error {
+            message: "unknown message type".into(),
+        }),
+        Err(_) => Incoming::Unsupported,
+    }
+}
+
+/// The watched chat: `chat_id` when it parses as a UUID.
+fn watch_chat(query: Option<&str>) -> Option<Uuid> {
+    query_param(query, "chat_id").and_then(|s| Uuid::parse_str(&s).ok())
+}
+
+/// One watch connection, from upgrade to close.
+async fn serve_watch(agent: Agent, mut socket: WebSocket, chat: Option<Uuid>) {
+    let handler = WatchHandler::for_agent(&agent);
+    let store = agent.paths();
+
+    let mut subscription = None;
+    if let Some(chat) = chat {
+        let (sub, paths) = subscribe_and_get_paths(&agent, chat).await;
+        subscription = Some(sub);
+        if let Some(paths) = paths {
+            handler.subscribe(&paths).await;
+            handler.request_scan();
+        }
+    }
+
+    // Scan results go through a one-slot queue to the socket owner below;
+    // the run loop waits while a result is unsent.
+    let (out_tx, mut out_rx) = mpsc::channel::<ServerMessage>(1);
+    let run = handler.run_loop(|| {
+        let handler = &handler;
+        let out_tx = out_tx.clone();
+        async move {
+            if let Some(msg) = handler.scan().await {
+                let _ = out_tx.send(msg).await;
+            }
+        }
+    });
+    let follow = follow_paths(&handler, store, subscription);
+    tokio::pin!(run, follow);
+
+    let ping_interval = agent.config().ping_interval;
+    let mut heartbeat =
+        tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+    let mut awaiting_pong = false;
+
+    loop {
+        tokio::select! {
+            biased;
+            Some(msg) = out_rx.recv() => {
+                if let Err(error) = send_json(&mut socket, &msg).await {
+                    // A lost scan result ends the connection.
+                    tracing::debug!(%error, "failed to send changes");
+                    return;
+                }
+            }
+            incoming = socket.recv() => {
+                let frame = match incoming {
+                    None | Some(Err(_)) => return,
+                    Some(Ok(frame)) => frame,
+                };
+                let outcome = match frame {
+                    Message::Text(text) => client_message(text.as_bytes()),
+                    Message::Binary(data) => client_message(&data),
+                    Message::Pong(_) => {
+                        awaiting_pong = false;
+                        Incoming::Continue
+                    }
+                    // The protocol layer answers pings itself.
+                    Message::Ping(_) => Incoming::Continue,
+                    Message::Close(_) => {
+                        drain(&mut socket).await;
+                        return;
+                    }
+                };
+                match outcome {
+                    Incoming::Continue => {}
+                    Incoming::Refresh => handler.request_scan(),
+                    Incoming::Reply(reply) => {
+                        if send_json(&mut socket, &reply).await.is_err() {
+                            return;
+                        }
+                    }
+                    Incoming::Unsupported => {
+                        close(&mut socket, close_code::UNSUPPORTED, "failed to unmarshal message").await;
+                        return;
+                    }
+                }
+            }
+            _ = heartbeat.tick() => {
+                if awaiting_pong {
+                    // The peer stopped answering: give up on it.
+                    close(&mut socket, close_code::AWAY, "heartbeat timed out").await;
+                    return;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+                awaiting_pong = true;
+            }
+            () = &mut run => {}
+            () = &mut follow => {}
+        }
+    }
+}
+
+async fn show(State(agent): State<Agent>, RawQuery(query): RawQuery) -> Response {
+    match show_file(&agent, query.as_deref()).await {
+        Ok(contents) => json(GitShowResponse { contents }),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn show_file(agent: &Agent, query: Option<&str>) -> Result<String, ApiError> {
+    let param = |key| query_param(query, key).filter(|v| !v.is_empty());
+    let (Some(repo_root), Some(path), Some(git_ref)) =
+        (param("repo_root"), param("path"), param("ref"))
+    else {
+        return Err(ApiError::bad_request("Missing required query parameters."));
+    };
+    let root = Path::new(&repo_root);
+    if agent.seams().fs.metadata(&root.join(".git")).is_err() {
+        return Err(ApiError::bad_request("Not a git repository."));
+    }
+    let bytes = agent
+        .seams()
+        .scanner
+        .show_file(root, &git_ref, &path)
+        .await
+        .map_err(|e| ApiError::not_found("File not found.").with_detail(e.to_string()))?;
+    let sniff = &bytes[..bytes.len().min(SHOW_BINARY_SNIFF)];
+    if sniff.contains(&0) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Cannot show a binary file.",
+        ));
+    }
+    if bytes.len() > SHOW_MAX_FILE_SIZE {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Cannot show the file: file too large.",
+        )
+        .with_detail(format!(
+            "The file is {} bytes; the limit is {SHOW_MAX_FILE_SIZE} bytes.",
+            bytes.len()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_are_refresh_or_unknown() {
+        let unknown = || {
+            Incoming::Reply(ServerMessage::Error {
+                message: "unknown message type".into(),
+            })
+        };
+        let cases: [(&str, Incoming); 6] = [
+            (r#"{"type":"refresh"}"#, Incoming::Refresh),
+            (r#"{"type":"refresh","extra":1}"#, Incoming::Refresh),
+            (r#"{"type":"bogus"}"#, unknown()),
+            (r#"{}"#, unknown()),
+            (r#"not json"#, Incoming::Unsupported),
+            (r#"{"type":7}"#, Incoming::Unsupported),
+        ];
+        for (input, want) in cases {
+            assert_eq!(client_message(input.as_bytes()), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn only_a_uuid_chat_id_wires_the_path_store() {
+        let id = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+        let cases: [(Option<&str>, Option<&str>); 5] = [
+            (None, None),
+            (Some(""), None),
+            (Some("chat_id="), None),
+            (Some("chat_id=not-a-uuid"), None),
+            (
+                Some("x=1&chat_id=7c9e6679-7425-40de-944b-e07fc1f90ae7&chat_id=junk"),
+                Some(id),
+            ),
+        ];
+        for (query, want) in cases {
+            let want = want.map(|s| Uuid::parse_str(s).expect("uuid"));
+            assert_eq!(watch_chat(query), want, "{query:?}");
+        }
+    }
 }

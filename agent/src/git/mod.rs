@@ -1,9 +1,11 @@
-//! Git watch (spec section 5): the PathStore, the scanner seam and the
-//! watch WebSocket.
+//! Git watch (spec section 5): the PathStore, the scanner seam, the
+//! per-connection watch handler and the HTTP endpoints.
 
 pub mod api;
 pub mod pathstore;
 pub mod scanner;
+pub mod watch;
 pub mod wire;
 
 pub use pathstore::{PathStore, Subscription};
+pub use watch::WatchHandler;

@@ -5,6 +5,11 @@
 //! signal absorbs later ones (coalescing), and the receiver always re-reads
 //! the whole set, so nothing is lost. Subscribers are notified after the
 //! lock is released.
+//!
+//! `add_paths` has a yield point between storing and notifying. The
+//! notification is owned by a drop guard, so a caller whose future is
+//! cancelled at that point (a dropped request) still notifies: stored paths
+//! are never left without a signal.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,7 +39,8 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// Waits for the next (coalesced) change signal.
+    /// Waits for the next (coalesced) change signal; `None` once
+    /// unsubscribed.
     pub async fn changed(&mut self) -> Option<()> {
         self.rx.recv().await
     }
@@ -43,11 +49,35 @@ impl Subscription {
     pub fn try_changed(&mut self) -> bool {
         self.rx.try_recv().is_ok()
     }
+
+    /// The chat this subscription follows.
+    pub fn chat(&self) -> Uuid {
+        self.chat
+    }
+
+    /// Removes this subscriber from the store; later changes no longer
+    /// signal it. Idempotent; dropping the subscription does the same.
+    pub fn unsubscribe(&mut self) {
+        self.store.unsubscribe(self.chat, self.id);
+    }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.store.unsubscribe(self.chat, self.id);
+        self.unsubscribe();
+    }
+}
+
+/// Notifies the chats' subscribers when dropped: `add_paths` notifies
+/// even if its future is cancelled between storing and notifying.
+struct NotifyOnDrop<'a> {
+    store: &'a PathStore,
+    chats: Vec<Uuid>,
+}
+
+impl Drop for NotifyOnDrop<'_> {
+    fn drop(&mut self) {
+        self.store.notify_now(&self.chats);
     }
 }
 
@@ -79,8 +109,9 @@ impl PathStore {
                 }
             }
         }
+        let notify = NotifyOnDrop { store: self, chats };
         crate::yield_point!("pathstore.between_store_and_notify");
-        self.notify_now(&chats);
+        drop(notify);
     }
 
     /// Notifies the chats' subscribers without adding paths.
