@@ -384,15 +384,27 @@ impl Manager {
     /// running process *group* first, so no grandchild outlives the agent.
     pub async fn shutdown(&self) {
         let procs = self.mark_closed();
-        for p in &procs {
-            if p.is_running() {
-                let _ = p.control.signal_group(Signal::Kill);
-            }
-            p.control.kill_direct();
-        }
+        self.kill_all();
         for p in &procs {
             p.done().await;
         }
+    }
+
+    /// SIGKILLs the group of every running process, and its direct child in
+    /// case the group send failed. Synchronous, for `Drop` paths.
+    pub fn kill_all(&self) {
+        let procs: Vec<Arc<Process>> = lock(&self.table).procs.values().cloned().collect();
+        for p in &procs {
+            if p.is_running() {
+                let _ = p.control.signal_group(Signal::Kill);
+                p.control.kill_direct();
+            }
+        }
+    }
+
+    /// Every tracked process, in start order (not capped, not reaped).
+    pub fn all(&self) -> Vec<Arc<Process>> {
+        lock(&self.table).procs.values().cloned().collect()
     }
 
     fn mark_closed(&self) -> Vec<Arc<Process>> {
