@@ -251,6 +251,12 @@ pub struct DuplexListener {
     rx: mpsc::UnboundedReceiver<DuplexStream>,
 }
 
+impl DuplexListener {
+    pub fn new(rx: mpsc::UnboundedReceiver<DuplexStream>) -> Self {
+        DuplexListener { rx }
+    }
+}
+
 impl axum::serve::Listener for DuplexListener {
     type Io = DuplexStream;
     type Addr = &'static str;
