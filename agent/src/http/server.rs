@@ -168,7 +168,7 @@ async fn handle_request(
         %method,
         %path,
         status = response.status().as_u16(),
-        chat_id = chat.chat_id.map(|c| c.to_string()).unwrap_or_default(),
+        chat_id = chat.chat_id.map(tracing::field::display),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "request"
     );
