@@ -22,7 +22,8 @@ fn alive(pid: i32) -> bool {
     }
 }
 
-/// Waits (bounded) until `pid` is no longer alive.
+/// Waits (bounded) until `pid` is no longer alive; kills it if it is still
+/// there, so a failing run leaves nothing behind either.
 async fn gone(pid: i32) -> bool {
     for _ in 0..100 {
         if !alive(pid) {
@@ -30,6 +31,7 @@ async fn gone(pid: i32) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     false
 }
 

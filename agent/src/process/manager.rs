@@ -184,10 +184,10 @@ impl Manager {
         if let Some(dir) = requested.filter(|d| !d.is_empty()) {
             return Some(PathBuf::from(dir));
         }
-        if let Some(dir) = &self.config.dir {
-            if self.seams.fs.metadata(dir).is_ok_and(|m| m.is_dir()) {
-                return Some(dir.clone());
-            }
+        if let Some(dir) = &self.config.dir
+            && self.seams.fs.metadata(dir).is_ok_and(|m| m.is_dir())
+        {
+            return Some(dir.clone());
         }
         self.seams.env.home_dir()
     }

@@ -66,14 +66,14 @@ fn go_errno_text(err: &std::io::Error) -> String {
 /// The spawn error text; a bad working directory reads like Go's
 /// `chdir /x: no such file or directory`.
 fn spawn_error(spec: &SpawnSpec, err: &std::io::Error) -> SpawnError {
-    if let Some(dir) = &spec.workdir {
-        if let Err(dir_err) = std::fs::read_dir(dir) {
-            return SpawnError(format!(
-                "chdir {}: {}",
-                dir.display(),
-                go_errno_text(&dir_err)
-            ));
-        }
+    if let Some(dir) = &spec.workdir
+        && let Err(dir_err) = std::fs::read_dir(dir)
+    {
+        return SpawnError(format!(
+            "chdir {}: {}",
+            dir.display(),
+            go_errno_text(&dir_err)
+        ));
     }
     SpawnError(format!("fork/exec /bin/sh: {}", go_errno_text(err)))
 }
