@@ -191,3 +191,44 @@ async fn a_client_that_never_finishes_its_headers_is_closed_after_the_header_tim
     let _ = client.read_to_end(&mut rest).await;
     assert_eq!(t0.elapsed(), Duration::from_secs(20));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_client_leaving_ends_its_blocking_wait() {
+    let (agent, _) = scripted_agent(AgentConfig::default());
+    let process = agent
+        .processes()
+        .start(agent::process::manager::StartRequest {
+            command: "sleep 1000".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("start");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(agent::http::serve(
+        common::DuplexListener::new(rx),
+        agent,
+        std::future::pending(),
+    ));
+    let idle = std::sync::Arc::strong_count(process.buffer());
+    let (mut client, server) = tokio::io::duplex(1024);
+    tx.send(server).expect("listener");
+    let request = format!(
+        "GET /api/v0/processes/{}/output?wait=true HTTP/1.1\r\nHost: a\r\n\r\n",
+        process.id()
+    );
+    client.write_all(request.as_bytes()).await.expect("request");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        std::sync::Arc::strong_count(process.buffer()),
+        idle + 1,
+        "the handler is waiting on the buffer"
+    );
+    drop(client);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        std::sync::Arc::strong_count(process.buffer()),
+        idle,
+        "the handler was dropped with the connection"
+    );
+    assert!(process.is_running());
+}

@@ -93,6 +93,9 @@ impl Exec for RealExec {
             .stdout(writer)
             .stderr(writer2)
             .process_group(0)
+            // Safety net: if the exit future is dropped unfinished (runtime
+            // shutdown), the shell is killed and reaped in the background.
+            .kill_on_drop(true)
             .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if let Some(dir) = &spec.workdir {
