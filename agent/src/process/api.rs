@@ -185,7 +185,10 @@ async fn output(
         if let Err(error) = moved {
             tracing::error!(%error, id = %id, "extend write deadline for blocking process output");
         }
-        // Bounded by the cap; the client leaving drops this whole future.
+        // Bounded by the cap; the client leaving drops this whole future
+        // (hyper drops the handler when the connection closes).
+        // TODO(merge with the head/tail buffer): `wait_closed_with(
+        // agent.bug(Bug::LostWakeup))` once that API is in this tree.
         let buffer = process.buffer().clone();
         tokio::select! {
             biased;
