@@ -18,6 +18,9 @@ pub struct AgentConfig {
     pub write_timeout: Duration,
     /// Go's `ReadHeaderTimeout`.
     pub header_read_timeout: Duration,
+    /// Whether responses carry hyper's `Date` header. It comes from the real
+    /// clock, so simulations turn it off for byte-identical runs.
+    pub http_date_header: bool,
     /// Server cap on a `wait=true` output request (`maxWaitDuration`).
     pub max_wait: Duration,
     /// Headroom added to the write deadline of a blocking output request
@@ -44,6 +47,7 @@ impl Default for AgentConfig {
             bugs: BugSet::none(),
             write_timeout: Duration::from_secs(20),
             header_read_timeout: Duration::from_secs(20),
+            http_date_header: true,
             max_wait: Duration::from_secs(5 * 60),
             wait_deadline_headroom: Duration::from_secs(30),
             reap_age: Duration::from_secs(5 * 60),

@@ -2,14 +2,18 @@
 //! server with its write-deadline connection layer.
 
 pub mod chat;
+pub mod deadline;
 pub mod error;
+pub mod server;
 
 use axum::Router;
 
 use crate::Agent;
 
 pub use chat::ChatContext;
+pub use deadline::WriteDeadline;
 pub use error::{ApiError, ErrorBody};
+pub use server::serve;
 
 /// The whole API: files at `/api/v0`, git at `/api/v0/git`, processes at
 /// `/api/v0/processes`.

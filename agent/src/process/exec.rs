@@ -4,8 +4,22 @@
 //! back a [`Spawned`]: a future that resolves once the process is reaped
 //! **and** its output pipe is drained (spec 2.3 step 11.1, bounded by the
 //! wait delay), plus a [`ProcessControl`] to signal it. The real
-//! implementation is `sh -c` on `tokio::process`; the harness's scripted
-//! processes implement the same trait, so the manager runs unchanged.
+//! implementation is `sh -c` on `tokio::process` ([`RealExec`]); the
+//! harness's scripted processes implement the same trait, so the manager runs
+//! unchanged.
+//!
+//! Contract for implementations:
+//! - `spawn` is synchronous and must not need OS resources beyond what the
+//!   implementation chooses (a scripted process just builds a future);
+//! - the process runs by being polled: the manager polls [`Spawned::exit`]
+//!   from the moment `spawn` returns until it resolves (a scripted process
+//!   writes its chunks into the buffer and sleeps on the tokio clock inside
+//!   that future);
+//! - `exit` resolves only after the last byte is in the buffer; the buffer is
+//!   **not** closed by the implementation (the manager closes it after
+//!   publishing the exit, spec 2.3 step 11);
+//! - [`ProcessControl::signal_group`] answers [`SignalError::NoSuchProcess`]
+//!   when no member of the group is left (e.g. reaped, not yet published).
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,15 +4,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::headtail::Truncation;
 
+/// Decodes `null` (and a missing field, with `default`) as the zero value,
+/// as Go's decoder leaves a field alone on `null`.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A missing or `null` `command` decodes as `""`, so the handler answers
+/// `Command is required.` as the original does.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartProcessRequest {
+    #[serde(default, deserialize_with = "null_as_default")]
     pub command: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workdir: Option<String>,
     /// Request environment; a map sorted by key, as Go marshals maps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub background: bool,
 }
 
@@ -52,7 +65,9 @@ pub struct ProcessOutputResponse {
     pub exit_code: Option<i32>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A missing or `null` `signal` decodes as `""` (`Signal is required.`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignalProcessRequest {
+    #[serde(default, deserialize_with = "null_as_default")]
     pub signal: String,
 }

@@ -1,0 +1,176 @@
+//! The agent's HTTP server: its own accept loop, generic over a listener
+//! (axum's [`Listener`]: `tokio::net::TcpListener` for real, a turmoil
+//! listener under simulation), serving the router with hyper's HTTP/1
+//! connection builder.
+//!
+//! `axum::serve` is not used because it has no per-connection hook: every
+//! accepted stream is wrapped in the write-deadline layer
+//! ([`super::deadline`]), and a per-connection service arms the deadline
+//! (now + `write_timeout`) when a request's headers have been read and puts a
+//! [`WriteDeadline`] handle into the request's extensions. The same service
+//! is the outer middleware of the original: panic recovery (500) and the
+//! access log (with the caller's `chat_id`).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use axum::serve::Listener;
+use futures::FutureExt;
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+use super::deadline::{ConnDeadline, DeadlineIo, WriteDeadline};
+use super::{ApiError, ChatContext};
+use crate::{Agent, Bug};
+
+/// Serves the agent's API on `listener` until `shutdown` resolves; then
+/// stops accepting, asks every open connection to finish its in-flight
+/// request and close, and returns once all have.
+///
+/// Blocking requests (`wait=true`) end when their process exits, so a
+/// caller that wants a prompt shutdown closes the process manager first.
+pub async fn serve<L>(mut listener: L, agent: Agent, shutdown: impl Future<Output = ()> + Send)
+where
+    L: Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let router = super::router(agent.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            (io, addr) = listener.accept() => {
+                tracing::debug!(?addr, "accepted connection");
+                connections.spawn(serve_connection(
+                    io,
+                    agent.clone(),
+                    router.clone(),
+                    stop_rx.clone(),
+                ));
+            }
+        }
+    }
+    drop(listener);
+    stop_tx.send_replace(true);
+    while connections.join_next().await.is_some() {}
+    tracing::info!("server stopped");
+}
+
+/// Serves one accepted connection (HTTP/1 with upgrades) until the peer
+/// closes it, it fails (e.g. a write after its deadline), or `stop` turns
+/// true (then the in-flight request finishes first).
+pub async fn serve_connection<I>(
+    io: I,
+    agent: Agent,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let conn_deadline = ConnDeadline::new();
+    let io = TokioIo::new(DeadlineIo::new(io, conn_deadline.clone()));
+    let service = {
+        let agent = agent.clone();
+        hyper::service::service_fn(move |req| {
+            handle_request(req, router.clone(), agent.clone(), conn_deadline.clone())
+        })
+    };
+    let config = agent.config();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .auto_date_header(config.http_date_header);
+    let conn = builder.serve_connection(io, service).with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let result = tokio::select! {
+        biased;
+        result = conn.as_mut() => result,
+        () = stopped => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(error) = result {
+        // A write after the deadline lands here: the connection is dropped
+        // without a status line and the client sees an EOF.
+        tracing::debug!(%error, "connection ended with an error");
+    }
+}
+
+/// The per-request part of the connection service: arms the write
+/// deadline, hands the request its deadline handle, recovers panics and
+/// writes the access log.
+async fn handle_request(
+    mut req: Request<Incoming>,
+    router: Router,
+    agent: Agent,
+    conn_deadline: Arc<ConnDeadline>,
+) -> Result<Response, Infallible> {
+    let started = Instant::now();
+    conn_deadline.set(Some(started + agent.config().write_timeout));
+    // `write-deadline-hidden`: the handle cannot reach the connection, as
+    // when the status-capturing wrapper lacked `Unwrap` (R3).
+    let handle = if agent.bug(Bug::WriteDeadlineHidden) {
+        WriteDeadline::hidden()
+    } else {
+        WriteDeadline::new(conn_deadline.clone())
+    };
+    req.extensions_mut().insert(handle);
+
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let chat = ChatContext::from_headers(req.headers());
+    let response = match AssertUnwindSafe(router.oneshot(req.map(Body::new)))
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(response)) => response,
+        Ok(Err(never)) => match never {},
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(%method, %path, panic = %message, "handler panicked");
+            crate::sim::event("http.panic", || format!("{method} {path}: {message}"));
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
+                .with_detail(message)
+                .into_response()
+        }
+    };
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        // Hijacked (WebSocket): deadlines no longer apply.
+        conn_deadline.set(None);
+    }
+    tracing::info!(
+        target: "agent::http::access",
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        chat_id = chat.chat_id.map(tracing::field::display),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    Ok(response)
+}

@@ -1,0 +1,427 @@
+//! Shared support for the agent's integration tests: a real agent on a
+//! loopback port (or on in-memory streams for paused-clock tests), a raw
+//! HTTP client that shows status codes and transport errors as they are, and
+//! a scripted `Exec` whose processes live on the tokio clock.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent::process::exec::{
+    Exec, ExitStatus, ProcessControl, Signal, SignalError, SpawnError, SpawnSpec, Spawned,
+};
+use agent::seams::FixedEnvInfo;
+use agent::{Agent, AgentConfig, Seams};
+use bytes::Bytes;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+pub const CHAT_A: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+pub const CHAT_B: &str = "16fd2706-8baf-433b-82eb-8c7fada847da";
+
+/// Real seams with a fixed home directory and the real environment.
+pub fn real_seams(config: &AgentConfig, home: Option<PathBuf>) -> Seams {
+    let mut seams = Seams::real(config.wait_delay);
+    seams.env = Arc::new(FixedEnvInfo {
+        home,
+        vars: std::env::vars().collect(),
+    });
+    seams
+}
+
+/// An agent served on `127.0.0.1:0` until [`TestAgent::stop`].
+pub struct TestAgent {
+    pub addr: SocketAddr,
+    pub agent: Agent,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestAgent {
+    pub async fn start(config: AgentConfig, seams: Seams) -> TestAgent {
+        let agent = Agent::new(config, seams);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(agent::http::serve(listener, agent.clone(), async move {
+            let _ = rx.await;
+        }));
+        TestAgent {
+            addr,
+            agent,
+            stop: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// An agent with real seams, default config, home = `home`.
+    pub async fn real(home: &std::path::Path) -> TestAgent {
+        let config = AgentConfig::default();
+        let seams = real_seams(&config, Some(home.to_path_buf()));
+        TestAgent::start(config, seams).await
+    }
+
+    pub fn client(&self) -> Client {
+        Client::tcp(self.addr)
+    }
+
+    /// Kills every process group, then stops the server.
+    pub async fn stop(mut self) {
+        self.agent.processes().shutdown().await;
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+        }
+    }
+}
+
+impl Drop for TestAgent {
+    fn drop(&mut self) {
+        // A test that failed before `stop`: leave no process behind.
+        self.agent.processes().kill_all();
+    }
+}
+
+/// A decoded answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub json: Value,
+    pub raw: Bytes,
+}
+
+impl Answer {
+    pub fn message(&self) -> &str {
+        self.json["message"].as_str().unwrap_or_default()
+    }
+}
+
+/// How the raw client reaches the agent.
+#[derive(Clone)]
+enum Dial {
+    Tcp(SocketAddr),
+    Duplex(mpsc::UnboundedSender<DuplexStream>),
+}
+
+/// A raw HTTP/1 client: one connection per request (like the SDK), any
+/// method, path, headers and body; transport errors are returned as is.
+#[derive(Clone)]
+pub struct Client {
+    dial: Dial,
+    headers: Vec<(String, String)>,
+}
+
+impl Client {
+    pub fn tcp(addr: SocketAddr) -> Client {
+        Client {
+            dial: Dial::Tcp(addr),
+            headers: Vec::new(),
+        }
+    }
+
+    /// The same client with a `Coder-Chat-Id` header.
+    pub fn chat(&self, chat: &str) -> Client {
+        self.header("Coder-Chat-Id", chat)
+    }
+
+    pub fn header(&self, name: &str, value: &str) -> Client {
+        let mut c = self.clone();
+        c.headers.push((name.to_string(), value.to_string()));
+        c
+    }
+
+    async fn send_on<I>(&self, io: I, req: Request<Full<Bytes>>) -> Result<Answer, hyper::Error>
+    where
+        I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io)).await?;
+        let driver = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let result = async {
+            let resp = sender.send_request(req).await?;
+            let status = resp.status().as_u16();
+            let raw = resp.into_body().collect().await?.to_bytes();
+            let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+            Ok(Answer { status, json, raw })
+        }
+        .await;
+        driver.abort();
+        result
+    }
+
+    /// Sends one request; `Err` is a transport error (e.g. EOF before the
+    /// answer: `is_incomplete_message()`).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<Answer, hyper::Error> {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "agent")
+            .header("connection", "close");
+        for (k, v) in &self.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let req = builder.body(Full::new(body.into())).expect("request");
+        match &self.dial {
+            Dial::Tcp(addr) => {
+                let io = tokio::net::TcpStream::connect(addr).await.expect("connect");
+                self.send_on(io, req).await
+            }
+            Dial::Duplex(tx) => {
+                let (client, server) = tokio::io::duplex(64 * 1024);
+                tx.send(server).expect("listener alive");
+                self.send_on(client, req).await
+            }
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(Method::GET, path, Bytes::new())
+            .await
+            .expect("transport")
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> Answer {
+        self.send(Method::POST, path, body.to_string())
+            .await
+            .expect("transport")
+    }
+
+    /// Starts `command` (optionally in `workdir`) and returns its id.
+    pub async fn start(&self, command: &str) -> String {
+        self.start_json(serde_json::json!({ "command": command }))
+            .await
+    }
+
+    pub async fn start_json(&self, body: Value) -> String {
+        let a = self
+            .post("/api/v0/processes/start", &body.to_string())
+            .await;
+        assert_eq!(a.status, 200, "start: {:?}", a.json);
+        assert_eq!(a.json["started"], true);
+        let id = a.json["id"].as_str().expect("id").to_string();
+        assert!(!id.is_empty());
+        id
+    }
+
+    pub async fn output(&self, id: &str) -> Answer {
+        self.get(&format!("/api/v0/processes/{id}/output")).await
+    }
+
+    /// `wait=true`: blocks until the process exits (or the cap).
+    pub async fn wait(&self, id: &str) -> Answer {
+        self.get(&format!("/api/v0/processes/{id}/output?wait=true"))
+            .await
+    }
+
+    pub async fn list(&self) -> Vec<Value> {
+        let a = self.get("/api/v0/processes/list").await;
+        assert_eq!(a.status, 200);
+        a.json["processes"].as_array().expect("array").clone()
+    }
+
+    pub async fn signal(&self, id: &str, signal: &str) -> Answer {
+        self.post(
+            &format!("/api/v0/processes/{id}/signal"),
+            &serde_json::json!({ "signal": signal }).to_string(),
+        )
+        .await
+    }
+}
+
+/// A listener over in-memory streams (the paused-clock tests' network):
+/// every [`Client`] request dials a fresh duplex pair.
+pub struct DuplexListener {
+    rx: mpsc::UnboundedReceiver<DuplexStream>,
+}
+
+impl DuplexListener {
+    pub fn new(rx: mpsc::UnboundedReceiver<DuplexStream>) -> Self {
+        DuplexListener { rx }
+    }
+}
+
+impl axum::serve::Listener for DuplexListener {
+    type Io = DuplexStream;
+    type Addr = &'static str;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(io) => (io, "duplex"),
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok("duplex")
+    }
+}
+
+/// An agent served over [`DuplexListener`] (for paused-clock tests).
+pub fn serve_in_memory(agent: Agent) -> Client {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(agent::http::serve(
+        DuplexListener { rx },
+        agent,
+        std::future::pending(),
+    ));
+    Client {
+        dial: Dial::Duplex(tx),
+        headers: Vec::new(),
+    }
+}
+
+/// One step of a scripted process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    Echo(String),
+    Sleep(Duration),
+    Exit(i32),
+}
+
+/// A scripted `Exec` on the tokio clock: a command is `;`-separated steps
+/// `echo TEXT`, `sleep SECS` (fractions allowed) and `exit CODE`. Signals
+/// end the process as a death by that signal; [`ScriptedExec::vanish_groups`]
+/// makes every group send answer ESRCH (the group is gone, the exit not yet
+/// published: race R10).
+#[derive(Default)]
+pub struct ScriptedExec {
+    pub vanished: Mutex<bool>,
+}
+
+impl ScriptedExec {
+    pub fn vanish_groups(&self) {
+        *self.vanished.lock().expect("lock") = true;
+    }
+}
+
+fn parse_script(command: &str) -> Result<Vec<Step>, SpawnError> {
+    command
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|step| {
+            let (verb, arg) = step.split_once(' ').unwrap_or((step, ""));
+            match verb {
+                "echo" => Ok(Step::Echo(format!("{arg}\n"))),
+                "sleep" => arg
+                    .parse::<f64>()
+                    .map(|s| Step::Sleep(Duration::from_secs_f64(s)))
+                    .map_err(|e| SpawnError(format!("bad sleep: {e}"))),
+                "exit" => arg
+                    .parse::<i32>()
+                    .map(Step::Exit)
+                    .map_err(|e| SpawnError(format!("bad exit: {e}"))),
+                other => Err(SpawnError(format!("unknown step {other:?}"))),
+            }
+        })
+        .collect()
+}
+
+struct ScriptControl {
+    exec: Arc<ScriptedExec>,
+    signal: Mutex<Option<i32>>,
+    notify: Notify,
+}
+
+impl ProcessControl for ScriptControl {
+    fn signal_group(&self, signal: Signal) -> Result<(), SignalError> {
+        if *self.exec.vanished.lock().expect("lock") {
+            return Err(SignalError::NoSuchProcess);
+        }
+        let n = match signal {
+            Signal::Kill => 9,
+            Signal::Terminate => 15,
+        };
+        *self.signal.lock().expect("lock") = Some(n);
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    fn kill_direct(&self) {
+        *self.signal.lock().expect("lock") = Some(9);
+        self.notify.notify_one();
+    }
+}
+
+/// The `Exec` handed to the agent, sharing state with the test.
+pub struct SharedScriptedExec(pub Arc<ScriptedExec>);
+
+impl Exec for SharedScriptedExec {
+    fn spawn(
+        &self,
+        spec: SpawnSpec,
+        output: Arc<agent::headtail::HeadTailBuffer>,
+    ) -> Result<Spawned, SpawnError> {
+        let steps = parse_script(&spec.command)?;
+        let control = Arc::new(ScriptControl {
+            exec: self.0.clone(),
+            signal: Mutex::new(None),
+            notify: Notify::new(),
+        });
+        let ctl = control.clone();
+        let exit = Box::pin(async move {
+            for step in steps {
+                match step {
+                    Step::Echo(text) => {
+                        output.write(text.as_bytes());
+                    }
+                    Step::Sleep(d) => {
+                        tokio::select! {
+                            biased;
+                            () = ctl.notify.notified() => {
+                                let sig = ctl.signal.lock().expect("lock").unwrap_or(9);
+                                return ExitStatus::Signaled(sig);
+                            }
+                            () = tokio::time::sleep(d) => {}
+                        }
+                    }
+                    Step::Exit(code) => return ExitStatus::Code(code),
+                }
+            }
+            ExitStatus::Code(0)
+        });
+        Ok(Spawned { exit, control })
+    }
+}
+
+/// An agent on scripted processes, a fixed home, sequential ids and a wall
+/// clock on the tokio clock: for `start_paused` tests.
+pub fn scripted_agent(config: AgentConfig) -> (Agent, Arc<ScriptedExec>) {
+    let exec = Arc::new(ScriptedExec::default());
+    let mut seams = Seams::real(config.wait_delay);
+    seams.exec = Arc::new(SharedScriptedExec(exec.clone()));
+    seams.ids = Arc::new(agent::seams::SequentialIds::default());
+    seams.clock = Arc::new(agent::seams::TokioClock::new(
+        std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    ));
+    seams.env = Arc::new(FixedEnvInfo {
+        home: Some(PathBuf::from("/home/coder")),
+        vars: vec![("PATH".into(), "/usr/bin".into())],
+    });
+    (Agent::new(config, seams), exec)
+}
+
+/// Builds a JSON env map.
+pub fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
