@@ -412,3 +412,33 @@ async fn read_file_reports_unexpected_errors_as_500() {
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(reply.error_text(), format!("open {path}: disk on fire"));
 }
+
+/// The file routes are nested at `/api/v0` next to `/api/v0/processes`;
+/// both must keep answering once the process routes exist.
+#[tokio::test]
+async fn file_routes_coexist_with_routes_nested_under_them() {
+    use axum::Router;
+    use axum::routing::get as route_get;
+    use tower::ServiceExt;
+
+    let fx = Fixture::new();
+    let path = fx.write("f", "x");
+    let router = Router::new()
+        .nest(
+            "/api/v0/processes",
+            Router::new().route("/list", route_get(|| async { "listed" })),
+        )
+        .nest("/api/v0", agent::files::api::routes())
+        .with_state(fx.agent.clone());
+    let listed = router
+        .clone()
+        .oneshot(get("/api/v0/processes/list"))
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    let read = router
+        .oneshot(get(&format!("/api/v0/read-file?path={}", enc(&path))))
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+}
