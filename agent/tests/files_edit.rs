@@ -3,6 +3,9 @@
 //! the fixes: empty search (R8), duplicate entries (R9), per-file
 //! serialisation of concurrent edits.
 
+// Test helpers outside #[test] fns may unwrap too (clippy.toml covers only the fns).
+#![allow(clippy::unwrap_used)]
+
 mod files_support;
 
 use std::os::unix::fs::PermissionsExt;

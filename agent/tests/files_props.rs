@@ -3,6 +3,9 @@
 //! over an in-memory filesystem (a failing request changes nothing; a
 //! successful one writes exactly what the matcher computes).
 
+// Test helpers outside #[test] fns may unwrap too (clippy.toml covers only the fns).
+#![allow(clippy::unwrap_used)]
+
 mod files_support;
 
 use std::collections::BTreeMap;

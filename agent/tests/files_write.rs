@@ -2,6 +2,9 @@
 //! table, I/O-error, permission, symlink and PathStore tests, and the
 //! guarantee that a failed write leaves the original byte-identical.
 
+// Test helpers outside #[test] fns may unwrap too (clippy.toml covers only the fns).
+#![allow(clippy::unwrap_used)]
+
 mod files_support;
 
 use std::os::unix::fs::PermissionsExt;
@@ -28,7 +31,9 @@ async fn write_file() {
     std::fs::create_dir(fx.path("directory")).unwrap();
     let file = fx.write("file", "content");
 
-    let rows: Vec<(&str, String, Result<&[u8], (StatusCode, &str)>)> = vec![
+    // (name, path, written bytes | (status, error text))
+    type Row<'a> = (&'a str, String, Result<&'a [u8], (StatusCode, &'a str)>);
+    let rows: Vec<Row<'_>> = vec![
         (
             "NoPath",
             "".into(),

@@ -1,6 +1,9 @@
 //! The SDK's file methods end to end: the agent's router served on a
 //! loopback port, the SDK over real TCP.
 
+// Test helpers outside #[test] fns may unwrap too (clippy.toml covers only the fns).
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use agent::{Agent, AgentConfig, Seams};

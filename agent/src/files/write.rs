@@ -157,10 +157,8 @@ pub(crate) async fn atomic_write(
         return Err(write_failed(io::Error::from(io::ErrorKind::AlreadyExists)));
     };
 
-    if let Some(mode) = mode {
-        if let Err(e) = fs.set_mode(&temp, mode) {
-            tracing::warn!(path = %path.display(), error = %e, "unable to set file permissions");
-        }
+    if let Some(Err(e)) = mode.map(|m| fs.set_mode(&temp, m)) {
+        tracing::warn!(path = %path.display(), error = %e, "unable to set file permissions");
     }
     crate::yield_point!("files.write.before_rename");
     if let Err(e) = fs.rename(&temp, path) {

@@ -4,7 +4,7 @@
 //! in-memory `Fs` for property tests, and request helpers that drive the
 //! router with `tower::ServiceExt::oneshot`.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
