@@ -45,7 +45,10 @@ pub trait Fs: Send + Sync + 'static {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Reads up to `limit` bytes (`None`: to the end) from `offset`.
     fn read_range(&self, path: &Path, offset: u64, limit: Option<u64>) -> io::Result<Vec<u8>>;
-    /// Creates `path` and its missing parents with mode 0755.
+    /// Creates `path` and its missing parents with mode 0755, like Go's
+    /// `os.MkdirAll`: an existing directory is fine; an existing
+    /// non-directory at `path` or at one of its ancestors fails with
+    /// `NotADirectory` (the write-file API answers that with 400).
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Creates a new file exclusively (fails if it exists) with `data`.
     fn write_new(&self, path: &Path, data: &[u8]) -> io::Result<()>;
@@ -56,6 +59,17 @@ pub trait Fs: Send + Sync + 'static {
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Lists a directory's entry names, sorted.
     fn read_dir(&self, path: &Path) -> io::Result<Vec<String>>;
+    /// The target of the symlink at `path`, as stored (may be relative).
+    ///
+    /// Only called on paths whose [`Fs::symlink_metadata`] says
+    /// [`FileKind::Symlink`], so a filesystem without symlinks can keep
+    /// this default.
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a symlink", path.display()),
+        ))
+    }
 }
 
 /// The real filesystem (`std::fs`).
@@ -115,7 +129,19 @@ impl Fs for RealFs {
     }
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        std::fs::DirBuilder::new().recursive(true).create(path)
+        // std's recursive create reports an existing file as
+        // `AlreadyExists`; Go (and the API contract) call it ENOTDIR.
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => return Err(io::Error::from(io::ErrorKind::NotADirectory)),
+            Err(_) => {}
+        }
+        match std::fs::DirBuilder::new().recursive(true).create(path) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(io::Error::from(io::ErrorKind::NotADirectory))
+            }
+            other => other,
+        }
     }
 
     fn write_new(&self, path: &Path, data: &[u8]) -> io::Result<()> {
@@ -147,5 +173,9 @@ impl Fs for RealFs {
             .collect::<io::Result<Vec<_>>>()?;
         names.sort();
         Ok(names)
+    }
+
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        std::fs::read_link(path)
     }
 }

@@ -43,27 +43,54 @@ impl Default for ReadFileLinesLimits {
     }
 }
 
+/// Go's JSON decoding: a missing or `null` field is the zero value.
+fn zero_if_null<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// One search/replace. Missing or `null` fields decode as empty / false,
+/// as in Go, so the API can answer with its own messages.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEdit {
+    #[serde(default, deserialize_with = "zero_if_null")]
     pub search: String,
+    #[serde(default, deserialize_with = "zero_if_null")]
     pub replace: String,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        deserialize_with = "zero_if_null",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub replace_all: bool,
 }
 
+/// The edits of one file, applied in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEdits {
+    #[serde(default, deserialize_with = "zero_if_null")]
     pub path: String,
+    #[serde(default, deserialize_with = "zero_if_null")]
     pub edits: Vec<FileEdit>,
 }
 
+/// `POST /edit-files` body.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EditFilesRequest {
+    #[serde(default, deserialize_with = "zero_if_null")]
     pub files: Vec<FileEdits>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        deserialize_with = "zero_if_null",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub include_diff: bool,
 }
 
+/// One file's diff in an `include_diff` answer; `path` as the caller gave it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEditResult {
     pub path: String,

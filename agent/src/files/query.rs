@@ -1,0 +1,171 @@
+//! Query-string validation shared by the file endpoints, shaped like the Go
+//! agent's `httpapi.QueryParamParser`: every problem is collected into one
+//! 400 `Query parameters have invalid values.` with `validations`, and a
+//! parameter the endpoint does not know is itself a validation error.
+
+use std::collections::BTreeSet;
+
+use crate::http::error::{ApiError, Validation};
+
+use super::goerr::quote;
+
+/// Parses one request's query string; call [`QueryParams::finish`] last.
+#[derive(Debug)]
+pub struct QueryParams {
+    values: Vec<(String, String)>,
+    parsed: BTreeSet<String>,
+    errors: Vec<Validation>,
+}
+
+impl QueryParams {
+    /// Pairs that fail to decode are dropped, as Go's `URL.Query` does.
+    pub fn new(raw: Option<&str>) -> Self {
+        let values = raw
+            .map(|q| {
+                q.split('&')
+                    .filter(|pair| !pair.is_empty())
+                    .filter_map(|pair| {
+                        serde_urlencoded::from_str::<Vec<(String, String)>>(pair)
+                            .ok()
+                            .and_then(|mut v| v.pop())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        QueryParams {
+            values,
+            parsed: BTreeSet::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The first value of `name`, marking it as known.
+    fn get(&mut self, name: &str) -> Option<String> {
+        self.parsed.insert(name.to_string());
+        self.values
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// A parameter that must be present and non-empty.
+    pub fn required_string(&mut self, name: &str) -> String {
+        match self.get(name) {
+            Some(v) if !v.is_empty() => v,
+            _ => {
+                self.errors.push(Validation {
+                    field: name.to_string(),
+                    detail: format!(
+                        "Query param {} is required and cannot be empty",
+                        quote(name)
+                    ),
+                });
+                String::new()
+            }
+        }
+    }
+
+    /// A non-negative 64-bit integer; absent or empty gives `default`.
+    pub fn non_negative_i64(&mut self, name: &str, default: i64) -> i64 {
+        let Some(raw) = self.get(name).filter(|v| !v.is_empty()) else {
+            return default;
+        };
+        let problem = match raw.parse::<i64>() {
+            Ok(v) if v >= 0 => return v,
+            Ok(_) => "value is negative".to_string(),
+            Err(e) => {
+                use std::num::IntErrorKind::{NegOverflow, PosOverflow};
+                let why = match e.kind() {
+                    PosOverflow | NegOverflow => "value out of range",
+                    _ => "invalid syntax",
+                };
+                format!("strconv.ParseInt: parsing {}: {why}", quote(&raw))
+            }
+        };
+        self.errors.push(Validation {
+            field: name.to_string(),
+            detail: format!(
+                "Query param {} must be a valid 64-bit positive integer: {problem}",
+                quote(name)
+            ),
+        });
+        default
+    }
+
+    /// Flags unknown parameters (sorted, for deterministic output) and
+    /// returns the 400 if anything was wrong.
+    pub fn finish(mut self) -> Result<(), ApiError> {
+        let unknown: BTreeSet<&String> = self
+            .values
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| !self.parsed.contains(*k))
+            .collect();
+        let unknown: Vec<Validation> = unknown
+            .into_iter()
+            .map(|k| Validation {
+                field: k.clone(),
+                detail: format!("Query param {} is not a valid query param", quote(k)),
+            })
+            .collect();
+        self.errors.extend(unknown);
+        if self.errors.is_empty() {
+            return Ok(());
+        }
+        Err(
+            ApiError::bad_request("Query parameters have invalid values.")
+                .with_validations(self.errors),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn details(err: ApiError) -> Vec<String> {
+        err.body
+            .validations
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| format!("{}: {}", v.field, v.detail))
+            .collect()
+    }
+
+    #[test]
+    fn values_are_percent_decoded_and_first_wins() {
+        let mut q = QueryParams::new(Some("path=%2Ftmp%2Fa%26b+c&path=/other&offset=3"));
+        assert_eq!(q.required_string("path"), "/tmp/a&b c");
+        assert_eq!(q.non_negative_i64("offset", 0), 3);
+        assert_eq!(q.non_negative_i64("limit", 7), 7);
+        assert!(q.finish().is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut q = QueryParams::new(Some("offset=-1&limit=x&zeta=1&alpha=2"));
+        q.required_string("path");
+        q.non_negative_i64("offset", 0);
+        q.non_negative_i64("limit", 0);
+        let err = q.finish().expect_err("invalid");
+        assert_eq!(err.body.message, "Query parameters have invalid values.");
+        assert_eq!(
+            details(err),
+            vec![
+                r#"path: Query param "path" is required and cannot be empty"#,
+                r#"offset: Query param "offset" must be a valid 64-bit positive integer: value is negative"#,
+                r#"limit: Query param "limit" must be a valid 64-bit positive integer: strconv.ParseInt: parsing "x": invalid syntax"#,
+                r#"alpha: Query param "alpha" is not a valid query param"#,
+                r#"zeta: Query param "zeta" is not a valid query param"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_value_means_default() {
+        let mut q = QueryParams::new(Some("path=/a&limit="));
+        q.required_string("path");
+        assert_eq!(q.non_negative_i64("limit", 5), 5);
+        assert!(q.finish().is_ok());
+    }
+}

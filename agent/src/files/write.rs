@@ -1,0 +1,201 @@
+//! `POST /write-file` (spec 4.3) and the atomic write every file change
+//! goes through: a temp file `.<base>.tmp.<8 hex>` in the same directory,
+//! created exclusively, given the original's mode, then renamed over the
+//! target. Any failure removes the temp file and leaves the original
+//! byte-identical.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::Agent;
+use crate::http::chat::ChatContext;
+use crate::http::error::ApiError;
+
+use super::goerr::{PathError, quote, reason};
+use super::resolve::{ResolveError, resolve};
+
+/// How many fresh temp names to try when one is taken.
+const TEMP_ATTEMPTS: usize = 4;
+
+/// Validates `path` (absolute) and resolves its symlinks: the target is
+/// written and a link survives.
+pub(crate) fn resolve_for_write(agent: &Agent, path: &str) -> Result<PathBuf, ApiError> {
+    if !Path::new(path).is_absolute() {
+        return Err(ApiError::bad_request(format!(
+            "file path must be absolute: {}",
+            quote(path)
+        )));
+    }
+    resolve(agent.seams().fs.as_ref(), Path::new(path)).map_err(|e| resolve_failed(path, e))
+}
+
+pub(crate) fn resolve_failed(path: &str, e: ResolveError) -> ApiError {
+    ApiError::internal(format!("resolve symlink {}: {e}", quote(path)))
+}
+
+/// Writes `body` to `path` (as requested) and, on success with a chat
+/// context, records the path for the chat and its ancestors.
+///
+/// The body is taken as a future so that the path is validated (and parent
+/// directories made) before the upload is read, as the original did; a body
+/// that fails to arrive is a 500 and touches nothing.
+pub async fn write_file<B>(
+    agent: &Agent,
+    chat: &ChatContext,
+    path: &str,
+    body: B,
+) -> Result<String, ApiError>
+where
+    B: std::future::Future<Output = Result<Bytes, BodyError>>,
+{
+    let fs = agent.seams().fs.clone();
+    let resolved = resolve_for_write(agent, path)?;
+    if let Some(dir) = resolved.parent() {
+        fs.create_dir_all(dir).map_err(|e| {
+            let status = match e.kind() {
+                io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+                io::ErrorKind::NotADirectory => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            ApiError::new(status, PathError::new("mkdir", dir, e).to_string())
+        })?;
+    }
+
+    let is_dir = |meta: &super::fs::Metadata| -> Result<(), ApiError> {
+        if meta.is_dir() {
+            return Err(ApiError::bad_request(format!(
+                "open {}: is a directory",
+                resolved.display()
+            )));
+        }
+        Ok(())
+    };
+    if let Ok(meta) = fs.metadata(&resolved) {
+        is_dir(&meta)?;
+    }
+    // The upload is read before the file's lock is taken, so a slow client
+    // does not hold up edits of the file.
+    let data = body.await.map_err(|e| match e {
+        BodyError::TooLarge => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("write {}: request body too large", resolved.display()),
+        ),
+        BodyError::Read(why) => ApiError::internal(format!("write {}: {why}", resolved.display())),
+    })?;
+
+    let guards = super::lock_paths(agent, &BTreeSet::from([resolved.clone()])).await;
+    let mode = match fs.metadata(&resolved) {
+        Ok(meta) => {
+            is_dir(&meta)?;
+            Some(meta.mode)
+        }
+        Err(_) => None,
+    };
+    atomic_write(agent, &resolved, mode, &data).await?;
+    drop(guards);
+
+    agent
+        .paths()
+        .add_paths(&chat.chat_and_ancestors(), &[path.to_string()])
+        .await;
+    Ok(format!("Successfully wrote to {}", quote(path)))
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("request body too large")]
+    TooLarge,
+    #[error("{0}")]
+    Read(String),
+}
+
+/// Replaces `path` with `data` through a temp file and a rename, giving the
+/// temp file `mode` first when the target existed.
+pub(crate) async fn atomic_write(
+    agent: &Agent,
+    path: &Path,
+    mode: Option<u32>,
+    data: &[u8],
+) -> Result<(), ApiError> {
+    let fs = agent.seams().fs.clone();
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let base = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let write_failed =
+        |e: io::Error| ApiError::internal(format!("write {}: {}", path.display(), reason(&e)));
+
+    let mut temp = None;
+    for _ in 0..TEMP_ATTEMPTS {
+        let candidate = dir.join(format!(".{base}.tmp.{}", temp_suffix(agent)));
+        match fs.write_new(&candidate, data) {
+            Ok(()) => {
+                temp = Some(candidate);
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                // The name was fresh, so anything there is our partial write.
+                let _ = fs.remove_file(&candidate);
+                return Err(match e.kind() {
+                    io::ErrorKind::PermissionDenied => ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        PathError::new("open", &candidate, e).to_string(),
+                    ),
+                    _ => write_failed(e),
+                });
+            }
+        }
+    }
+    let Some(temp) = temp else {
+        return Err(write_failed(io::Error::from(io::ErrorKind::AlreadyExists)));
+    };
+
+    if let Some(Err(e)) = mode.map(|m| fs.set_mode(&temp, m)) {
+        tracing::warn!(path = %path.display(), error = %e, "unable to set file permissions");
+    }
+    crate::yield_point!("files.write.before_rename");
+    if let Err(e) = fs.rename(&temp, path) {
+        if let Err(cleanup) = fs.remove_file(&temp) {
+            tracing::warn!(path = %temp.display(), error = %cleanup, "unable to clean up temp file");
+        }
+        let status = match e.kind() {
+            io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        return Err(ApiError::new(
+            status,
+            format!("write {}: {}", path.display(), reason(&e)),
+        ));
+    }
+    crate::sim::event("files.write", || {
+        format!("{} ({} bytes)", path.display(), data.len())
+    });
+    Ok(())
+}
+
+/// Eight hex characters from the id source (random for real, seeded under
+/// simulation). The id's tail is used: for uuids it is random, for the
+/// sequential test ids it is the counter.
+fn temp_suffix(agent: &Agent) -> String {
+    let hex: Vec<char> = agent
+        .seams()
+        .ids
+        .next_id()
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect();
+    let tail = &hex[hex.len().saturating_sub(8)..];
+    let mut s: String = tail.iter().collect();
+    while s.len() < 8 {
+        s.insert(0, '0');
+    }
+    s.make_ascii_lowercase();
+    s
+}
