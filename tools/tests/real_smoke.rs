@@ -441,12 +441,7 @@ async fn process_signal_on_an_exited_or_unknown_process_reports_the_agent_error(
         json!({"success": true, "exit_code": 0, "wall_duration_ms": 0}),
     )
     .await;
-    let url = |id: &str| {
-        format!(
-            "POST http://{}/api/v0/processes/{id}/signal",
-            s.addr
-        )
-    };
+    let url = |id: &str| format!("POST http://{}/api/v0/processes/{id}/signal", s.addr);
     s.check(
         "process_signal",
         json!({"process_id": id, "signal": "terminate"}),
