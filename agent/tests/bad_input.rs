@@ -229,18 +229,30 @@ fn show_query() -> impl Strategy<Value = String> {
     })
 }
 
-/// The file API's parameters, with paths into the sandbox.
-fn file_query() -> impl Strategy<Value = String> {
-    let path = prop::sample::select(vec![
+/// Every file path the generator uses: inside the sandbox, or a bare
+/// relative name (which the agent must reject; [`cwd_listing`] would show
+/// it written next to the test instead).
+fn file_path() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "{sandbox}",
         "{sandbox}/a.txt",
         "{sandbox}/dir",
+        "{sandbox}/dir/b.txt",
+        "{sandbox}/dir/../a.txt",
         "{sandbox}/link",
         "{sandbox}/missing.txt",
         "{sandbox}/new/c.txt",
         "{sandbox}/a.txt/x",
+        "{sandbox}/.a.txt.tmp.00000000",
         "rel.txt",
         "",
-    ]);
+        " ",
+    ])
+}
+
+/// The file API's parameters, with paths into the sandbox.
+fn file_query() -> impl Strategy<Value = String> {
+    let path = file_path();
     let number = prop::sample::select(vec!["0", "1", "2", "-1", "x", "", "99999999999999999999"]);
     let key = prop::sample::select(vec![
         "offset",
@@ -258,7 +270,7 @@ fn file_query() -> impl Strategy<Value = String> {
     })
 }
 
-/// Values for query parameters, file paths and JSON strings.
+/// Values for query parameters and JSON strings other than file paths.
 fn hostile_value() -> impl Strategy<Value = String> {
     let fixed = prop::sample::select(vec![
         "true",
@@ -273,17 +285,10 @@ fn hostile_value() -> impl Strategy<Value = String> {
         " ",
         "null",
         "{sandbox}",
-        "{sandbox}/a.txt",
         "{sandbox}/dir",
-        "{sandbox}/dir/b.txt",
-        "{sandbox}/link",
-        "{sandbox}/missing.txt",
-        "{sandbox}/new/c.txt",
-        "{sandbox}/a.txt/x",
-        "{sandbox}/dir/../a.txt",
-        "rel.txt",
+        "{sandbox}/missing",
+        "relative",
         "HEAD",
-        "a.txt",
         "HEAD:a.txt",
         "--output={sandbox}/injected",
         "-p",
@@ -300,7 +305,6 @@ fn hostile_value() -> impl Strategy<Value = String> {
 fn query() -> impl Strategy<Value = Option<String>> {
     let key = prop::sample::select(vec![
         "wait",
-        "path",
         "offset",
         "limit",
         "max_file_size",
@@ -313,14 +317,12 @@ fn query() -> impl Strategy<Value = Option<String>> {
         "unknown",
         "",
     ]);
-    let pairs = prop::collection::vec((key, hostile_value()), 0..6).prop_map(|pairs| {
-        let pairs: Vec<(&str, String)> = pairs;
-        serde_urlencoded::to_string(pairs).ok()
-    });
-    // Routes that need several parameters get all of them now and then.
-    let show = (hostile_value(), hostile_value(), hostile_value()).prop_map(|(root, r, p)| {
-        serde_urlencoded::to_string([("repo_root", root), ("ref", r), ("path", p)]).ok()
-    });
+    let pair = prop_oneof![
+        1 => file_path().prop_map(|p| ("path", p.to_string())),
+        5 => (key, hostile_value()),
+    ];
+    let pairs =
+        prop::collection::vec(pair, 0..6).prop_map(|pairs| serde_urlencoded::to_string(pairs).ok());
     let junk = prop::sample::select(vec![
         "%zz",
         "&&&",
@@ -333,53 +335,44 @@ fn query() -> impl Strategy<Value = Option<String>> {
         "path=%C3%28",
         "wait=%C3%28",
         "path",
-        "path=&path=/x",
+        "path=&path=rel.txt",
         "offset=1&offset=x",
     ])
     .prop_map(|s| Some(s.to_string()));
-    prop_oneof![3 => Just(None), 4 => pairs, 1 => show, 2 => junk]
+    prop_oneof![3 => Just(None), 4 => pairs, 2 => junk]
 }
 
-/// Bytes that may or may not be a valid header value.
-fn header_bytes(good: Vec<&'static str>) -> impl Strategy<Value = Vec<u8>> {
-    let good = prop::sample::select(good).prop_map(|s| s.as_bytes().to_vec());
+/// One of `good`, or random bytes that may not even be a valid header
+/// value (those are dropped when the request is built).
+fn header_bytes(good: Vec<String>) -> impl Strategy<Value = Vec<u8>> {
+    let good = prop::sample::select(good).prop_map(String::into_bytes);
     prop_oneof![
         3 => good,
         1 => prop::collection::vec(any::<u8>(), 0..40),
     ]
 }
 
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
 fn headers() -> impl Strategy<Value = Vec<(&'static str, Vec<u8>)>> {
-    let braced = Box::leak(format!("{{{CHAT_A}}}").into_boxed_str());
-    let urn = Box::leak(format!("urn:uuid:{CHAT_A}").into_boxed_str());
-    let spaced = Box::leak(format!("  {CHAT_A}  ").into_boxed_str());
-    let both = Box::leak(format!("{CHAT_A}, {CHAT_B}").into_boxed_str());
-    let upper = Box::leak(CHAT_A.to_uppercase().into_boxed_str());
-    let simple = Box::leak(CHAT_A.replace('-', "").into_boxed_str());
-    let chat = header_bytes(vec![
-        CHAT_A,
-        CHAT_B,
-        braced,
-        urn,
-        spaced,
-        both,
-        upper,
-        simple,
-        "",
-        "not-a-uuid",
-        "null",
+    let mut chat_values = strings(&[CHAT_A, CHAT_B, "", "not-a-uuid", "null"]);
+    chat_values.extend([
+        format!("{{{CHAT_A}}}"),
+        format!("urn:uuid:{CHAT_A}"),
+        format!("  {CHAT_A}  "),
+        format!("{CHAT_A}, {CHAT_B}"),
+        CHAT_A.to_uppercase(),
+        CHAT_A.replace('-', ""),
     ]);
-    let one = Box::leak(format!("[\"{CHAT_B}\"]").into_boxed_str());
-    let mixed = Box::leak(format!("[\"{CHAT_B}\", \"junk\", 3, null, {{}}]").into_boxed_str());
-    let many = Box::leak(
-        serde_json::to_string(&vec![CHAT_B; 100])
-            .expect("json")
-            .into_boxed_str(),
-    );
-    let ancestors = header_bytes(vec![
-        one, mixed, many, "[", "]", "[]", "null", "{}", "\"x\"", "[[]]", "",
+    let mut ancestor_values = strings(&["[", "]", "[]", "null", "{}", "\"x\"", "[[]]", ""]);
+    ancestor_values.extend([
+        format!("[\"{CHAT_B}\"]"),
+        format!("[\"{CHAT_B}\", \"junk\", 3, null, {{}}]"),
+        serde_json::to_string(&vec![CHAT_B; 100]).expect("json"),
     ]);
-    let content_type = header_bytes(vec![
+    let content_types = strings(&[
         "application/json",
         "application/json; charset=utf-8",
         "text/plain",
@@ -387,11 +380,11 @@ fn headers() -> impl Strategy<Value = Vec<(&'static str, Vec<u8>)>> {
         "multipart/form-data; boundary=x",
         "",
     ]);
-    let other = || header_bytes(vec!["*/*", "gzip", "x"]);
+    let other = || header_bytes(strings(&["*/*", "gzip", "x"]));
     let one_header = prop_oneof![
-        3 => chat.prop_map(|v| ("coder-chat-id", v)),
-        3 => ancestors.prop_map(|v| ("coder-ancestor-chat-ids", v)),
-        2 => content_type.prop_map(|v| ("content-type", v)),
+        3 => header_bytes(chat_values).prop_map(|v| ("coder-chat-id", v)),
+        3 => header_bytes(ancestor_values).prop_map(|v| ("coder-ancestor-chat-ids", v)),
+        2 => header_bytes(content_types).prop_map(|v| ("content-type", v)),
         1 => other().prop_map(|v| ("accept", v)),
         1 => other().prop_map(|v| ("accept-encoding", v)),
         1 => other().prop_map(|v| ("x-junk", v)),
@@ -400,7 +393,8 @@ fn headers() -> impl Strategy<Value = Vec<(&'static str, Vec<u8>)>> {
 }
 
 /// A JSON value of any shape; object keys come from the API's field names
-/// except `command` (only [`start_body`] writes that one).
+/// except `command` and `path` (only [`start_body`] and [`edit_body`] write
+/// those, with safe values).
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -416,7 +410,6 @@ fn json_value() -> impl Strategy<Value = Value> {
             "env",
             "background",
             "files",
-            "path",
             "edits",
             "search",
             "replace",
@@ -498,15 +491,7 @@ fn signal_body() -> impl Strategy<Value = Value> {
 
 /// An edit-files request whose paths all point into the sandbox.
 fn edit_body() -> impl Strategy<Value = Value> {
-    let path = prop::sample::select(vec![
-        "{sandbox}/a.txt",
-        "{sandbox}/dir/b.txt",
-        "{sandbox}/missing.txt",
-        "{sandbox}/dir",
-        "{sandbox}/link",
-        "rel.txt",
-        "",
-    ]);
+    let path = file_path();
     let text = prop::sample::select(vec!["alpha", "beta", "", "\n", "zzz", "a"]);
     let edit = (text.clone(), text, any::<bool>())
         .prop_map(|(s, r, all)| json!({"search": s, "replace": r, "replace_all": all}));
@@ -578,8 +563,14 @@ fn hostile() -> impl Strategy<Value = Hostile> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Entry {
     Dir,
-    File { content: Vec<u8>, mode: u32 },
+    File {
+        content: Vec<u8>,
+        mode: u32,
+    },
     Link(PathBuf),
+    /// A name in the test's working directory, where a relative path would
+    /// land if the agent accepted one.
+    Present,
 }
 
 type Snapshot = BTreeMap<PathBuf, Entry>;
@@ -616,10 +607,16 @@ impl Sandbox {
         self.dir.path().display().to_string()
     }
 
-    /// Every entry under the root except git's own files.
+    /// Every entry under the root except git's own files, and the names in
+    /// the working directory.
     fn snapshot(&self) -> Snapshot {
         let mut out = Snapshot::new();
         walk(self.dir.path(), &mut out);
+        if let Ok(entries) = std::fs::read_dir(".") {
+            for entry in entries.flatten() {
+                out.insert(entry.path(), Entry::Present);
+            }
+        }
         out
     }
 }
@@ -743,8 +740,71 @@ impl Fill {
             body,
         };
         assert_harmless(&c.body);
+        if c.path.ends_with("/write-file") || c.path.ends_with("/edit-files") {
+            assert_confined(&c, &self.sandbox);
+        }
         c
     }
+}
+
+/// Refuses to send a file-writing request with a path the generator should
+/// not make: an absolute path outside the sandbox, or a relative one with a
+/// directory in it (a bare name would show in the working directory).
+fn assert_confined(c: &Concrete, sandbox: &str) {
+    let query = c
+        .path_and_query
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or("");
+    let mut paths: Vec<String> = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k == "path")
+        .map(|(_, v)| v)
+        .collect();
+    if let Ok(body) = serde_json::from_slice::<Value>(&c.body) {
+        json_paths(&body, &mut paths);
+    }
+    for p in paths {
+        assert!(
+            confined(Path::new(sandbox), &p),
+            "the generator produced a path outside the sandbox: {p:?}"
+        );
+    }
+}
+
+/// Every string under a `path` key.
+fn json_paths(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    Value::String(s) if k == "path" => out.push(s.clone()),
+                    v => json_paths(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| json_paths(v, out)),
+        _ => {}
+    }
+}
+
+fn confined(sandbox: &Path, p: &str) -> bool {
+    use std::path::Component;
+    if !p.starts_with('/') {
+        return !p.contains('/');
+    }
+    let mut normal = PathBuf::from("/");
+    for part in Path::new(p).components() {
+        match part {
+            Component::Normal(name) => normal.push(name),
+            Component::ParentDir => {
+                normal.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    normal.starts_with(sandbox)
 }
 
 /// Refuses to send a body the agent would start as anything but a safe
@@ -763,6 +823,31 @@ fn assert_harmless(body: &[u8]) {
             "the generator produced an unsafe command: {:?}",
             req.command
         );
+    }
+}
+
+#[test]
+fn the_path_guard_allows_only_the_sandbox_and_bare_names() {
+    let root = Path::new("/tmp/sb");
+    for ok in [
+        "/tmp/sb",
+        "/tmp/sb/a.txt",
+        "/tmp/sb/dir/../a.txt",
+        "rel.txt",
+        "",
+        " ",
+    ] {
+        assert!(confined(root, ok), "{ok}");
+    }
+    for bad in [
+        "/tmp/sb/../x",
+        "/etc/passwd",
+        "/tmp/sbx/a",
+        "dir/a.txt",
+        "../a.txt",
+        "/",
+    ] {
+        assert!(!confined(root, bad), "{bad}");
     }
 }
 
