@@ -335,7 +335,14 @@ impl RepoScanner for GitCliScanner {
         path: &str,
     ) -> Result<Vec<u8>, ScanError> {
         let spec = format!("{git_ref}:{path}");
-        self.git_ok(root, "git show", [OsStr::new("show"), OsStr::new(&spec)])
+        // `--end-of-options`: a ref like `--output=<file>` is a revision,
+        // never an option (it would make git write <file>).
+        let args = [
+            OsStr::new("show"),
+            OsStr::new("--end-of-options"),
+            OsStr::new(&spec),
+        ];
+        self.git_ok(root, "git show", args)
             .await
             .map_err(ScanError::Transient)
     }

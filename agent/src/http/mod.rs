@@ -16,13 +16,28 @@ pub use error::{ApiError, ErrorBody};
 pub use server::serve;
 
 /// The whole API: files at `/api/v0`, git at `/api/v0/git`, processes at
-/// `/api/v0/processes`.
+/// `/api/v0/processes`. An unknown route or a method a route does not serve
+/// gets the JSON envelope too (axum's own answers have an empty body).
 pub fn router(agent: Agent) -> Router {
     let body_limit = agent.config().body_limit;
     Router::new()
         .nest("/api/v0/processes", crate::process::api::routes())
         .nest("/api/v0/git", crate::git::api::routes())
         .nest("/api/v0", crate::files::api::routes())
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .with_state(agent)
+}
+
+/// 404 for a path no route matches (coderd's `httpapi.RouteNotFound`).
+async fn route_not_found() -> ApiError {
+    ApiError::not_found("Route not found.")
+}
+
+/// 405 for a known path with a method it does not serve; axum adds the
+/// `Allow` header.
+async fn method_not_allowed(method: http::Method) -> ApiError {
+    ApiError::new(http::StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
+        .with_detail(format!("{method} is not supported by this route"))
 }

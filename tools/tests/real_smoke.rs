@@ -1,0 +1,553 @@
+//! Real-mode smoke test (issue 7 item 5): the chat tools through the real
+//! SDK (`HttpAgentConn` over loopback TCP) against a real agent running real
+//! processes in a temporary directory.
+//!
+//! The agent runs in-process: `agent::http::serve` on a `127.0.0.1:0`
+//! listener with `Seams::real`, which is exactly what the `agent` binary
+//! runs. The binary itself is not used because cargo builds a crate's
+//! binaries only for that crate's own integration tests, so from
+//! `chat-tools` it may not exist yet; the binary is covered by
+//! `agent/tests/server_binary.rs`.
+//!
+//! Outputs that vary between runs (durations, ids, timestamps) are checked by
+//! shape: the expected JSON holds a placeholder (`<ms>`, `<uuid>`, `<unix>`)
+//! where the value varies, and the exact value everywhere else, key order
+//! included.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agent::{Agent, AgentConfig, Seams};
+use agent_sdk::{HttpAgentConn, TcpConnector};
+use chat_tools::{ChatTools, ToolResult};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// A real agent on loopback, the tools and a connection to it.
+struct Smoke {
+    dir: tempfile::TempDir,
+    addr: SocketAddr,
+    agent: Agent,
+    conn: HttpAgentConn<TcpConnector>,
+    tools: ChatTools,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Smoke {
+    async fn start() -> Smoke {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = AgentConfig {
+            dir: Some(dir.path().to_path_buf()),
+            ..AgentConfig::default()
+        };
+        let seams = Seams::real(config.wait_delay);
+        let agent = Agent::new(config, seams);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(agent::http::serve(listener, agent.clone(), async move {
+            let _ = rx.await;
+        }));
+        Smoke {
+            dir,
+            addr,
+            agent,
+            conn: HttpAgentConn::new(TcpConnector { addr }),
+            tools: ChatTools::default(),
+            stop: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// The working directory as the shell reports it (`pwd`).
+    fn dir(&self) -> PathBuf {
+        self.dir.path().canonicalize().expect("canonical dir")
+    }
+
+    fn dir_str(&self) -> String {
+        self.dir().display().to_string()
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir().join(name).display().to_string()
+    }
+
+    async fn call(&self, tool: &str, args: Value) -> ToolResult {
+        self.tools.call(tool, &self.conn, args).await
+    }
+
+    /// Calls `tool` and checks its JSON result against `expected` by shape.
+    async fn check(&self, tool: &str, args: Value, expected: Value) -> Value {
+        let result = self.call(tool, args.clone()).await;
+        assert_shape(&result, &expected, &format!("{tool} {args}"));
+        result.parsed().expect("JSON")
+    }
+
+    /// Kills every process group, then stops the server.
+    async fn stop(mut self) {
+        self.agent.processes().shutdown().await;
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+        }
+    }
+}
+
+impl Drop for Smoke {
+    fn drop(&mut self) {
+        // A test that failed before `stop`: leave no process behind.
+        self.agent.processes().kill_all();
+    }
+}
+
+/// Placeholders in expected JSON for values that vary between runs.
+const MS: &str = "<ms>";
+const UUID: &str = "<uuid>";
+const UNIX: &str = "<unix>";
+
+/// Asserts that `result` is a JSON result (not an error response) matching
+/// `expected` by shape.
+fn assert_shape(result: &ToolResult, expected: &Value, what: &str) {
+    assert!(
+        !result.is_error,
+        "{what}: unexpected error response: {}",
+        result.text
+    );
+    let actual = result
+        .parsed()
+        .unwrap_or_else(|| panic!("{what}: not JSON: {}", result.text));
+    if let Err(e) = matches_shape(&actual, expected, "$") {
+        panic!(
+            "{what}: {e}\n  actual:   {}\n  expected: {expected}",
+            result.text
+        );
+    }
+}
+
+/// Whether `actual` has the shape of `expected`: equal everywhere, key
+/// order included, except where `expected` holds a placeholder.
+fn matches_shape(actual: &Value, expected: &Value, at: &str) -> Result<(), String> {
+    match (expected, actual) {
+        (Value::String(p), Value::Number(n)) if p == MS => n
+            .as_u64()
+            .map(drop)
+            .ok_or_else(|| format!("{at}: {n} is not a duration in ms")),
+        (Value::String(p), Value::String(s)) if p == UUID => uuid::Uuid::parse_str(s)
+            .map(drop)
+            .map_err(|e| format!("{at}: {s:?} is not a uuid: {e}")),
+        (Value::String(p), Value::Number(n)) if p == UNIX => n
+            .as_i64()
+            .filter(|t| *t > 1_600_000_000)
+            .map(drop)
+            .ok_or_else(|| format!("{at}: {n} is not a recent Unix time")),
+        (Value::Object(e), Value::Object(a)) => {
+            let (ek, ak): (Vec<_>, Vec<_>) = (e.keys().collect(), a.keys().collect());
+            if ek != ak {
+                return Err(format!("{at}: keys {ak:?}, expected {ek:?}"));
+            }
+            e.iter()
+                .try_for_each(|(k, ev)| matches_shape(&a[k], ev, &format!("{at}.{k}")))
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            if e.len() != a.len() {
+                return Err(format!("{at}: {} items, expected {}", a.len(), e.len()));
+            }
+            e.iter()
+                .zip(a)
+                .enumerate()
+                .try_for_each(|(i, (ev, av))| matches_shape(av, ev, &format!("{at}[{i}]")))
+        }
+        _ if expected == actual => Ok(()),
+        _ => Err(format!("{at}: {actual}, expected {expected}")),
+    }
+}
+
+#[test]
+fn shape_placeholders_accept_only_their_shape_and_key_order_counts() {
+    let id = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+    let expected = json!({"a": MS, "b": UUID, "c": UNIX, "d": [1, "x"]});
+    let ok = json!({"a": 12, "b": id, "c": 1_700_000_000, "d": [1, "x"]});
+    assert_eq!(matches_shape(&ok, &expected, "$"), Ok(()));
+    for bad in [
+        json!({"a": -1, "b": id, "c": 1_700_000_000, "d": [1, "x"]}),
+        json!({"a": 12, "b": "proc-1", "c": 1_700_000_000, "d": [1, "x"]}),
+        json!({"a": 12, "b": id, "c": 5, "d": [1, "x"]}),
+        json!({"a": 12, "b": id, "c": 1_700_000_000, "d": [1, "y"]}),
+        json!({"a": 12, "b": id, "c": 1_700_000_000, "d": [1]}),
+        json!({"b": id, "a": 12, "c": 1_700_000_000, "d": [1, "x"]}),
+        json!({"a": 12, "b": id, "c": 1_700_000_000}),
+    ] {
+        assert!(matches_shape(&bad, &expected, "$").is_err(), "{bad}");
+    }
+}
+
+fn str_field(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {v}"))
+        .to_string()
+}
+
+// ---- execute ----------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_in_the_foreground_returns_the_output_and_exit_code_0() {
+    let s = Smoke::start().await;
+    // The working directory and the non-interactive environment are real.
+    s.check(
+        "execute",
+        json!({"command": "echo hello; pwd; echo \"$TERM $PAGER $CODER_CHAT_AGENT\""}),
+        json!({
+            "success": true,
+            "output": format!("hello\n{}\ndumb cat true\n", s.dir_str()),
+            "exit_code": 0,
+            "wall_duration_ms": MS,
+        }),
+    )
+    .await;
+    // An explicit workdir is used as given.
+    let sub = s.dir().join("sub");
+    std::fs::create_dir(&sub).expect("mkdir");
+    s.check(
+        "execute",
+        json!({"command": "pwd", "workdir": sub.display().to_string()}),
+        json!({
+            "success": true,
+            "output": format!("{}\n", sub.display()),
+            "exit_code": 0,
+            "wall_duration_ms": MS,
+        }),
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_dumping_a_file_gets_the_read_file_note() {
+    let s = Smoke::start().await;
+    std::fs::write(s.dir().join("notes.txt"), "a note\n").expect("write");
+    s.check(
+        "execute",
+        json!({"command": "cat notes.txt"}),
+        json!({
+            "success": true,
+            "output": "a note\n",
+            "exit_code": 0,
+            "wall_duration_ms": MS,
+            "note": "Consider using read_file instead of dumping file contents with shell commands.",
+        }),
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_with_a_non_zero_exit_is_not_a_success() {
+    let s = Smoke::start().await;
+    // stdout and stderr share one pipe, in write order.
+    s.check(
+        "execute",
+        json!({"command": "echo out; echo oops >&2; exit 3"}),
+        json!({
+            "success": false,
+            "output": "out\noops\n",
+            "exit_code": 3,
+            "wall_duration_ms": MS,
+        }),
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_in_the_background_then_process_output_waits_for_the_exit() {
+    let s = Smoke::start().await;
+    let started = s
+        .check(
+            "execute",
+            json!({
+                "command": "echo started; sleep 0.3; echo finished",
+                "run_in_background": true,
+            }),
+            json!({
+                "success": true,
+                "exit_code": 0,
+                "wall_duration_ms": 0,
+                "background_process_id": UUID,
+            }),
+        )
+        .await;
+    let id = str_field(&started, "background_process_id");
+    s.check(
+        "process_output",
+        json!({"process_id": id, "wait_timeout": "30s"}),
+        json!({
+            "success": true,
+            "output": "started\nfinished\n",
+            "exit_code": 0,
+            "wall_duration_ms": 0,
+        }),
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_timing_out_gives_a_process_id_to_reattach_signal_and_read() {
+    let s = Smoke::start().await;
+    let timed_out = s
+        .check(
+            "execute",
+            json!({"command": "echo partial; sleep 60", "timeout": "1s"}),
+            json!({
+                "success": false,
+                "output": "partial\n",
+                "exit_code": -1,
+                "wall_duration_ms": MS,
+                "error": "command timed out after 1s",
+                "background_process_id": UUID,
+            }),
+        )
+        .await;
+    assert!(
+        timed_out["wall_duration_ms"].as_u64() >= Some(1000),
+        "the call waited for its timeout: {timed_out}"
+    );
+    let id = str_field(&timed_out, "background_process_id");
+
+    // Still running: an immediate snapshot says so.
+    s.check(
+        "process_output",
+        json!({"process_id": id, "wait_timeout": "0s"}),
+        json!({
+            "success": true,
+            "output": "partial\n",
+            "exit_code": 0,
+            "wall_duration_ms": 0,
+            "note": "process is still running",
+        }),
+    )
+    .await;
+    s.check(
+        "process_signal",
+        json!({"process_id": id, "signal": "kill"}),
+        json!({
+            "message": format!("signal \"kill\" sent to process {id}"),
+            "success": true,
+        }),
+    )
+    .await;
+    // Killed by a signal: exit code -1, output kept.
+    s.check(
+        "process_output",
+        json!({"process_id": id, "wait_timeout": "30s"}),
+        json!({
+            "success": false,
+            "output": "partial\n",
+            "exit_code": -1,
+            "wall_duration_ms": 0,
+        }),
+    )
+    .await;
+    s.stop().await;
+}
+
+// ---- process_list, process_signal -------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_list_shows_running_processes_first_with_their_details() {
+    let s = Smoke::start().await;
+    let done = s
+        .check(
+            "execute",
+            json!({"command": "true", "run_in_background": true}),
+            json!({"success": true, "exit_code": 0, "wall_duration_ms": 0, "background_process_id": UUID}),
+        )
+        .await;
+    let done = str_field(&done, "background_process_id");
+    s.check(
+        "process_output",
+        json!({"process_id": done, "wait_timeout": "30s"}),
+        json!({"success": true, "exit_code": 0, "wall_duration_ms": 0}),
+    )
+    .await;
+    // A trailing `&` is promoted to a background process without it.
+    s.check(
+        "execute",
+        json!({"command": "sleep 60 &"}),
+        json!({"success": true, "exit_code": 0, "wall_duration_ms": 0, "background_process_id": UUID}),
+    )
+    .await;
+
+    let list = s
+        .check(
+            "process_list",
+            json!({}),
+            json!({"processes": [
+                {
+                    "id": UUID,
+                    "command": "sleep 60",
+                    "workdir": s.dir.path().display().to_string(),
+                    "background": true,
+                    "running": true,
+                    "started_at_unix": UNIX,
+                },
+                {
+                    "id": done,
+                    "command": "true",
+                    "workdir": s.dir.path().display().to_string(),
+                    "background": true,
+                    "running": false,
+                    "exit_code": 0,
+                    "started_at_unix": UNIX,
+                    "exited_at_unix": UNIX,
+                },
+            ]}),
+        )
+        .await;
+    let sleeper = str_field(&list["processes"][0], "id");
+    s.check(
+        "process_signal",
+        json!({"process_id": sleeper, "signal": "terminate"}),
+        json!({
+            "message": format!("signal \"terminate\" sent to process {sleeper}"),
+            "success": true,
+        }),
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_signal_on_an_exited_or_unknown_process_reports_the_agent_error() {
+    let s = Smoke::start().await;
+    let started = s
+        .check(
+            "execute",
+            json!({"command": "exit 0", "run_in_background": true}),
+            json!({"success": true, "exit_code": 0, "wall_duration_ms": 0, "background_process_id": UUID}),
+        )
+        .await;
+    let id = str_field(&started, "background_process_id");
+    s.check(
+        "process_output",
+        json!({"process_id": id, "wait_timeout": "30s"}),
+        json!({"success": true, "exit_code": 0, "wall_duration_ms": 0}),
+    )
+    .await;
+    let url = |id: &str| format!("POST http://{}/api/v0/processes/{id}/signal", s.addr);
+    s.check(
+        "process_signal",
+        json!({"process_id": id, "signal": "terminate"}),
+        json!({
+            "success": false,
+            "exit_code": 0,
+            "wall_duration_ms": 0,
+            "error": format!(
+                "signal process: {}: unexpected status code 409: Process \"{id}\" is not running.",
+                url(&id)
+            ),
+        }),
+    )
+    .await;
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    s.check(
+        "process_signal",
+        json!({"process_id": unknown, "signal": "kill"}),
+        json!({
+            "success": false,
+            "exit_code": 0,
+            "wall_duration_ms": 0,
+            "error": format!(
+                "signal process: {}: unexpected status code 404: Process \"{unknown}\" not found.",
+                url(unknown)
+            ),
+        }),
+    )
+    .await;
+    s.stop().await;
+}
+
+// ---- file tools -------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the file API (branch files)"]
+async fn read_file_returns_numbered_lines_of_a_real_file() {
+    let s = Smoke::start().await;
+    std::fs::write(s.dir().join("a.txt"), "line1\nline2\nline3").expect("write");
+    s.check(
+        "read_file",
+        json!({"path": s.path("a.txt")}),
+        json!({
+            "content": "1\tline1\n2\tline2\n3\tline3",
+            "file_size": 17,
+            "lines_read": 3,
+            "total_lines": 3,
+        }),
+    )
+    .await;
+    s.check(
+        "read_file",
+        json!({"path": s.path("a.txt"), "offset": 2, "limit": 1}),
+        json!({
+            "content": "2\tline2",
+            "file_size": 17,
+            "lines_read": 1,
+            "total_lines": 3,
+        }),
+    )
+    .await;
+    let relative = s.call("read_file", json!({"path": "a.txt"})).await;
+    assert_eq!(
+        relative,
+        ToolResult::error("file path must be absolute: \"a.txt\"")
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the file API (branch files)"]
+async fn write_file_then_edit_files_change_the_real_file() {
+    let s = Smoke::start().await;
+    let path = s.path("new/b.txt");
+    s.check(
+        "write_file",
+        json!({"path": path, "content": "hello world\n"}),
+        json!({"ok": true}),
+    )
+    .await;
+    assert_eq!(read(Path::new(&path)), "hello world\n");
+    s.check(
+        "edit_files",
+        json!({"files": [{"path": path, "edits": [{"search": "world", "replace": "there"}]}]}),
+        json!({"ok": true}),
+    )
+    .await;
+    assert_eq!(read(Path::new(&path)), "hello there\n");
+
+    // A failed edit is an error response and writes nothing.
+    let missing = s
+        .call(
+            "edit_files",
+            json!({"files": [{"path": path, "edits": [{"search": "absent", "replace": "x"}]}]}),
+        )
+        .await;
+    assert!(missing.is_error, "{missing:?}");
+    assert!(
+        missing.text.contains("search string not found in file"),
+        "{}",
+        missing.text
+    );
+    assert_eq!(read(Path::new(&path)), "hello there\n");
+    s.stop().await;
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).expect("read")
+}
