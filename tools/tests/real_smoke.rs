@@ -477,7 +477,6 @@ async fn process_signal_on_an_exited_or_unknown_process_reports_the_agent_error(
 // ---- file tools -------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the file API (branch files)"]
 async fn read_file_returns_numbered_lines_of_a_real_file() {
     let s = Smoke::start().await;
     std::fs::write(s.dir().join("a.txt"), "line1\nline2\nline3").expect("write");
@@ -512,7 +511,6 @@ async fn read_file_returns_numbered_lines_of_a_real_file() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the file API (branch files)"]
 async fn write_file_then_edit_files_change_the_real_file() {
     let s = Smoke::start().await;
     let path = s.path("new/b.txt");
