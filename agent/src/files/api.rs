@@ -4,6 +4,7 @@
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,7 +13,7 @@ use serde::Serialize;
 
 use crate::Agent;
 use crate::http::chat::ChatContext;
-use crate::http::error::{ApiError, json};
+use crate::http::error::json;
 
 use super::query::QueryParams;
 use super::wire::{EditFilesRequest, ReadFileLinesLimits};
@@ -121,14 +122,14 @@ async fn write_file(
     }
 }
 
-async fn edit_files(State(agent): State<Agent>, chat: ChatContext, body: Bytes) -> Response {
-    let req: EditFilesRequest = match serde_json::from_slice(&body) {
+async fn edit_files(
+    State(agent): State<Agent>,
+    chat: ChatContext,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req: EditFilesRequest = match crate::http::body::decode_json(body) {
         Ok(r) => r,
-        Err(e) => {
-            return ApiError::bad_request("Request body must be valid JSON.")
-                .with_detail(e.to_string())
-                .into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     match super::edit::edit_files(&agent, &chat, &req).await {
         Ok(resp) => json(resp),

@@ -36,11 +36,14 @@ impl PathError {
         self.source.kind()
     }
 
-    /// The status for a failed open/read: 404 missing, 403 denied, else 500.
+    /// The status for a failed open/read: 404 missing, 403 denied, 400 when
+    /// a path component is a file (the caller's mistake; Go answered 500, as
+    /// write-file already answers 400 for it), else 500.
     pub fn open_status(&self) -> StatusCode {
         match self.kind() {
             io::ErrorKind::NotFound => StatusCode::NOT_FOUND,
             io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+            io::ErrorKind::NotADirectory => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,6 +1,7 @@
 //! The HTTP layer: the router, chat-id scoping, the error envelope, and the
 //! server with its write-deadline connection layer.
 
+pub mod body;
 pub mod chat;
 pub mod deadline;
 pub mod error;
