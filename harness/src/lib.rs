@@ -9,6 +9,9 @@ pub mod invariant;
 pub mod net;
 pub mod sched;
 pub mod seed;
+pub mod sim_exec;
+pub mod sim_fs;
+pub mod sim_scanner;
 pub mod trace;
 
 /// The catalog of yield points, generated from the simulated crates'
