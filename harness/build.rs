@@ -38,10 +38,10 @@ fn scan_dir(dir: &Path, names: &mut BTreeSet<String>) {
     for path in paths {
         if path.is_dir() {
             scan_dir(&path, names);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            if let Ok(text) = fs::read_to_string(&path) {
-                scan_text(&text, names);
-            }
+        } else if path.extension().is_some_and(|e| e == "rs")
+            && let Ok(text) = fs::read_to_string(&path)
+        {
+            scan_text(&text, names);
         }
     }
 }

@@ -56,10 +56,7 @@ impl Invariants {
         };
         self.trace.record(
             "violation",
-            format!(
-                "{}: expected {}, seen {}",
-                v.invariant, v.expected, v.seen
-            ),
+            format!("{}: expected {}, seen {}", v.invariant, v.expected, v.seen),
         );
         let mut first = self.lock();
         if first.is_none() {

@@ -137,9 +137,11 @@ mod tests {
         sim.host("agent", || async {
             let router = Router::new().route(
                 "/hello/{name}",
-                get(|axum::extract::Path(name): axum::extract::Path<String>| async move {
-                    axum::Json(serde_json::json!({ "hello": name }))
-                }),
+                get(
+                    |axum::extract::Path(name): axum::extract::Path<String>| async move {
+                        axum::Json(serde_json::json!({ "hello": name }))
+                    },
+                ),
             );
             serve_plain(TurmoilListener::bind(AGENT_PORT).await?, router).await?;
             Ok(())
@@ -149,7 +151,9 @@ mod tests {
         sim.client("client", async move {
             let conn = HttpAgentConn::new(TurmoilConnector::agent("agent"));
             let v: serde_json::Value = conn.send_json(Method::GET, "/hello/sim", None).await?;
-            let missing = conn.send(Method::GET, "/nope", None, Default::default()).await?;
+            let missing = conn
+                .send(Method::GET, "/nope", None, Default::default())
+                .await?;
             *g.lock().unwrap() = Some((v, missing.status, missing.headers.contains_key("date")));
             Ok(())
         });

@@ -27,7 +27,7 @@ pub struct SchedConfig {
     pub p_sleep: f64,
     /// Upper bound of consecutive yields.
     pub max_yields: u32,
-    /// Upper bound of a sleep.
+    /// Upper bound of a sleep (sleeps are whole milliseconds).
     pub max_sleep: Duration,
 }
 
@@ -55,7 +55,7 @@ impl Decision {
         match self {
             Decision::Pass => "pass".to_string(),
             Decision::Yield(n) => format!("yield x{n}"),
-            Decision::Sleep(d) => format!("sleep {}us", d.as_micros()),
+            Decision::Sleep(d) => format!("sleep {}ms", d.as_millis()),
         }
     }
 }
@@ -67,8 +67,9 @@ impl SchedConfig {
         if roll < self.p_pass {
             Decision::Pass
         } else if roll < self.p_pass + self.p_sleep {
-            let max = u64::try_from(self.max_sleep.as_micros()).unwrap_or(u64::MAX);
-            Decision::Sleep(Duration::from_micros(rng.random_range(1..=max.max(1))))
+            // Whole milliseconds: tokio's timer rounds anything finer up.
+            let max = u64::try_from(self.max_sleep.as_millis()).unwrap_or(u64::MAX);
+            Decision::Sleep(Duration::from_millis(rng.random_range(1..=max.max(1))))
         } else {
             Decision::Yield(rng.random_range(1..=self.max_yields.max(1)))
         }

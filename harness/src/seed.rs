@@ -82,7 +82,9 @@ impl FromStr for Seed {
             Some(hex) => u64::from_str_radix(hex, 16),
             None => t.parse::<u64>(),
         };
-        parsed.map(Seed).map_err(|_| ParseError::Seed(s.to_string()))
+        parsed
+            .map(Seed)
+            .map_err(|_| ParseError::Seed(s.to_string()))
     }
 }
 
@@ -258,7 +260,12 @@ mod tests {
     fn shards_partition_the_seed_space() {
         let range = SeedRange::new(0..103);
         let mut all: Vec<u64> = (1..=4)
-            .flat_map(|k| range.seeds(Shard { k, n: 4 }).map(|s| s.0).collect::<Vec<_>>())
+            .flat_map(|k| {
+                range
+                    .seeds(Shard { k, n: 4 })
+                    .map(|s| s.0)
+                    .collect::<Vec<_>>()
+            })
             .collect();
         all.sort();
         assert_eq!(all, (0..103).collect::<Vec<_>>());

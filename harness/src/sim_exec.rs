@@ -278,8 +278,10 @@ impl Group {
         }
         self.output.write(data);
         drop(st);
-        self.trace
-            .record("exec.write", format!("{:?} +{} bytes", self.command, data.len()));
+        self.trace.record(
+            "exec.write",
+            format!("{:?} +{} bytes", self.command, data.len()),
+        );
     }
 
     /// Ends `member` with `status` (no-op if it already ended).
@@ -330,10 +332,10 @@ impl Group {
         let group = self.clone();
         let task = tokio::spawn(async move { run_member(group, index, script).await });
         let mut st = self.lock();
-        if let Some(m) = st.members.get_mut(index) {
-            if m.status.is_none() {
-                m.abort = Some(task.abort_handle());
-            }
+        if let Some(m) = st.members.get_mut(index)
+            && m.status.is_none()
+        {
+            m.abort = Some(task.abort_handle());
         }
     }
 }
@@ -396,7 +398,11 @@ fn check_workdir(fs: &SimFs, dir: &Path) -> Result<(), SpawnError> {
         ))),
         Err(e) => {
             let text = e.to_string();
-            let text = text.split(" (os error").next().unwrap_or(&text).to_lowercase();
+            let text = text
+                .split(" (os error")
+                .next()
+                .unwrap_or(&text)
+                .to_lowercase();
             Err(SpawnError(format!("chdir {}: {text}", dir.display())))
         }
     }
@@ -424,9 +430,10 @@ async fn wait_for_exit(group: Arc<Group>, wait_delay: Duration) -> ExitStatus {
     .await;
     if drained.is_err() {
         group.lock().pipe_closed = true;
-        group
-            .trace
-            .record("exec.wait_delay", format!("{:?} pipe force-closed", group.command));
+        group.trace.record(
+            "exec.wait_delay",
+            format!("{:?} pipe force-closed", group.command),
+        );
         if status == ExitStatus::Code(0) {
             return ExitStatus::WaitError("exec: WaitDelay expired before I/O complete".into());
         }
@@ -451,7 +458,12 @@ impl ProcessControl for Control {
         };
         self.group.trace.record(
             "exec.signal",
-            format!("{:?} {} -> {} live", self.group.command, signal.wire_name(), targets.len()),
+            format!(
+                "{:?} {} -> {} live",
+                self.group.command,
+                signal.wire_name(),
+                targets.len()
+            ),
         );
         if targets.is_empty() {
             return Err(SignalError::NoSuchProcess);
@@ -499,8 +511,7 @@ mod tests {
     /// and may signal the process. Returns what the exit task would see.
     fn run(
         script: Script,
-        act: impl FnOnce(Arc<dyn ProcessControl>) -> futures::future::BoxFuture<'static, ()>
-        + 'static,
+        act: impl FnOnce(Arc<dyn ProcessControl>) -> futures::future::BoxFuture<'static, ()> + 'static,
     ) -> Seen {
         let seen = Arc::new(StdMutex::new(None));
         let s = seen.clone();
@@ -610,7 +621,9 @@ mod tests {
     #[test]
     fn killing_the_shell_only_leaves_grandchildren_holding_the_pipe() {
         let child = Script::new().sleep(Duration::from_secs(60));
-        let script = Script::new().background(child).sleep(Duration::from_secs(60));
+        let script = Script::new()
+            .background(child)
+            .sleep(Duration::from_secs(60));
         let seen = run(script, |c| {
             Box::pin(async move {
                 tokio::time::sleep(ms(10)).await;
@@ -665,6 +678,9 @@ mod tests {
             .write("b")
             .exit(2)
             .write("never");
-        assert_eq!((s.output(), s.exit_code(), s.duration()), (b"ab".to_vec(), 2, ms(5)));
+        assert_eq!(
+            (s.output(), s.exit_code(), s.duration()),
+            (b"ab".to_vec(), 2, ms(5))
+        );
     }
 }

@@ -29,9 +29,17 @@ const DIR_SIZE: u64 = 4096;
 
 #[derive(Clone, Debug)]
 enum Node {
-    File { data: Vec<u8>, mode: u32 },
-    Dir { entries: BTreeMap<String, Ino>, mode: u32 },
-    Symlink { target: PathBuf },
+    File {
+        data: Vec<u8>,
+        mode: u32,
+    },
+    Dir {
+        entries: BTreeMap<String, Ino>,
+        mode: u32,
+    },
+    Symlink {
+        target: PathBuf,
+    },
 }
 
 #[derive(Debug)]
@@ -111,20 +119,20 @@ impl Tree {
                 _ => return Err(os(libc::ENOTDIR)),
             };
             let is_last = pending.is_empty();
-            if let Node::Symlink { target } = self.node(child)? {
-                if !is_last || follow_last {
-                    links += 1;
-                    if links > MAX_SYMLINKS {
-                        return Err(os(libc::ELOOP));
-                    }
-                    if target.is_absolute() {
-                        chain.truncate(1);
-                    }
-                    for c in components(target).into_iter().rev() {
-                        pending.push_front(c);
-                    }
-                    continue;
+            if let Node::Symlink { target } = self.node(child)?
+                && (!is_last || follow_last)
+            {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(os(libc::ELOOP));
                 }
+                if target.is_absolute() {
+                    chain.truncate(1);
+                }
+                for c in components(target).into_iter().rev() {
+                    pending.push_front(c);
+                }
+                continue;
             }
             chain.push((comp, child));
         }
@@ -438,7 +446,9 @@ impl Fs for SimFs {
     fn read_range(&self, path: &Path, offset: u64, limit: Option<u64>) -> io::Result<Vec<u8>> {
         let tree = self.lock();
         let data = tree.file_data(path)?;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
         let end = match limit {
             Some(n) => start.saturating_add(usize::try_from(n).unwrap_or(usize::MAX)),
             None => data.len(),
@@ -529,7 +539,11 @@ mod tests {
     #[test]
     fn errors_have_the_kinds_std_fs_reports() {
         let fs = fixture();
-        check("read missing", fs.read(p("/home/coder/nope")), Err(K::NotFound));
+        check(
+            "read missing",
+            fs.read(p("/home/coder/nope")),
+            Err(K::NotFound),
+        );
         check("read dir", fs.read(p(PROJECT)), Err(K::IsADirectory));
         check(
             "read through a file",
@@ -556,8 +570,16 @@ mod tests {
             fs.write_new(p("/home/coder/nope/x"), b"x"),
             Err(K::NotFound),
         );
-        check("remove dir", fs.remove_file(p(PROJECT)), Err(K::IsADirectory));
-        check("list a file", fs.read_dir(p("/home/coder/project/secret")), Err(K::NotADirectory));
+        check(
+            "remove dir",
+            fs.remove_file(p(PROJECT)),
+            Err(K::IsADirectory),
+        );
+        check(
+            "list a file",
+            fs.read_dir(p("/home/coder/project/secret")),
+            Err(K::NotADirectory),
+        );
         let looped = fs.read(p("/home/coder/project/loop")).unwrap_err();
         assert_eq!(looped.raw_os_error(), Some(libc::ELOOP));
     }
@@ -582,7 +604,9 @@ mod tests {
             PathBuf::from("/home/coder/project/src/main.rs")
         );
         assert_eq!(
-            fs.symlink_metadata(p("/home/coder/project/link")).unwrap().kind,
+            fs.symlink_metadata(p("/home/coder/project/link"))
+                .unwrap()
+                .kind,
             FileKind::Symlink
         );
         assert_eq!(
@@ -598,7 +622,10 @@ mod tests {
         fs.write_new(p("/tmp/new"), b"new").unwrap();
         fs.rename(p("/tmp/new"), p("/home/coder/project/src/main.rs"))
             .unwrap();
-        assert_eq!(fs.read(p("/home/coder/project/src/main.rs")).unwrap(), b"new");
+        assert_eq!(
+            fs.read(p("/home/coder/project/src/main.rs")).unwrap(),
+            b"new"
+        );
         assert!(!fs.exists("/tmp/new"));
         check(
             "dir onto file",
@@ -620,7 +647,8 @@ mod tests {
             fs.rename(p("/tmp/none"), p("/tmp/x")),
             Err(K::NotFound),
         );
-        fs.rename(p("/home/coder/project/src"), p("/tmp/src")).unwrap();
+        fs.rename(p("/home/coder/project/src"), p("/tmp/src"))
+            .unwrap();
         assert!(fs.exists("/tmp/src/main.rs"));
     }
 
@@ -628,7 +656,11 @@ mod tests {
     fn modes_are_enforced_for_the_owner() {
         let fs = fixture();
         fs.set_mode(p("/tmp"), 0o555).unwrap();
-        check("create in read-only dir", fs.write_new(p("/tmp/x"), b""), Err(K::PermissionDenied));
+        check(
+            "create in read-only dir",
+            fs.write_new(p("/tmp/x"), b""),
+            Err(K::PermissionDenied),
+        );
         fs.set_mode(p("/tmp"), 0o600).unwrap();
         fs.set_mode(p("/home/coder/project"), 0o644).unwrap();
         check(

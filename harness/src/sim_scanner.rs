@@ -70,8 +70,10 @@ impl SimScanner {
     /// `git init` with `branch` checked out and an optional origin.
     pub fn init_repo(&self, root: &Path, branch: &str, origin: Option<&str>) -> io::Result<()> {
         self.fs.mkdir_p(root.join(".git"))?;
-        self.fs
-            .write(root.join(".git/HEAD"), format!("ref: refs/heads/{branch}\n"))?;
+        self.fs.write(
+            root.join(".git/HEAD"),
+            format!("ref: refs/heads/{branch}\n"),
+        )?;
         let mut config = String::from("[core]\n\trepositoryformatversion = 0\n");
         if let Some(url) = origin {
             config.push_str(&format!("[remote \"origin\"]\n\turl = {url}\n"));
@@ -111,7 +113,11 @@ impl SimScanner {
                 FileKind::File => {
                     let blob = Blob {
                         data: self.fs.read(&path)?,
-                        mode: if meta.mode & 0o111 != 0 { 0o100755 } else { 0o100644 },
+                        mode: if meta.mode & 0o111 != 0 {
+                            0o100755
+                        } else {
+                            0o100644
+                        },
                     };
                     out.insert(rel, blob);
                 }
@@ -136,14 +142,14 @@ impl SimScanner {
             _ => return Err(ScanError::Removed),
         }
         let dotgit = root.join(".git");
-        let meta = self
-            .fs
-            .metadata(&dotgit)
-            .map_err(|_| ScanError::Removed)?;
+        let meta = self.fs.metadata(&dotgit).map_err(|_| ScanError::Removed)?;
         if meta.is_dir() {
             return Ok(dotgit);
         }
-        let text = self.fs.read_string(&dotgit).map_err(|_| ScanError::Removed)?;
+        let text = self
+            .fs
+            .read_string(&dotgit)
+            .map_err(|_| ScanError::Removed)?;
         let target = text
             .trim()
             .strip_prefix("gitdir:")
@@ -179,10 +185,7 @@ impl SimScanner {
             .read_string(gitdir.join("config"))
             .map(|c| origin_url(&c))
             .unwrap_or_default();
-        let canonical = self
-            .fs
-            .canonicalize(root)
-            .map_err(|_| ScanError::Removed)?;
+        let canonical = self.fs.canonicalize(root).map_err(|_| ScanError::Removed)?;
         let committed = self.lock().get(&canonical).cloned().unwrap_or_default();
         let working = self
             .working_files(&canonical)
@@ -209,12 +212,11 @@ fn origin_url(config: &str) -> String {
         let line = line.trim();
         if line.starts_with('[') {
             in_origin = line == "[remote \"origin\"]";
-        } else if in_origin {
-            if let Some((k, v)) = line.split_once('=') {
-                if k.trim() == "url" {
-                    return v.trim().to_string();
-                }
-            }
+        } else if in_origin
+            && let Some((k, v)) = line.split_once('=')
+            && k.trim() == "url"
+        {
+            return v.trim().to_string();
         }
     }
     String::new()
@@ -342,7 +344,8 @@ mod tests {
             .init_repo(&root, "main", Some("https://example.com/r.git"))
             .unwrap();
         fs.write(root.join("README.md"), "# Title\n").unwrap();
-        fs.write(root.join("src/lib.rs"), "pub fn f() {}\n").unwrap();
+        fs.write(root.join("src/lib.rs"), "pub fn f() {}\n")
+            .unwrap();
         scanner.commit(&root).unwrap();
         (fs, scanner, root)
     }
@@ -403,8 +406,14 @@ mod tests {
         fs.write(nested.join("x.rs"), "x\n").unwrap();
         fs.mkdir_p(root.join("a/b/c")).unwrap();
         fs.symlink(root.join("a"), "/tmp/alias").unwrap();
-        assert_eq!(block_on(scanner.repo_root(&nested.join("."))), Some(nested.clone()));
-        assert_eq!(block_on(scanner.repo_root(Path::new("/tmp/alias/b/c"))), Some(root.clone()));
+        assert_eq!(
+            block_on(scanner.repo_root(&nested.join("."))),
+            Some(nested.clone())
+        );
+        assert_eq!(
+            block_on(scanner.repo_root(Path::new("/tmp/alias/b/c"))),
+            Some(root.clone())
+        );
         assert_eq!(block_on(scanner.repo_root(Path::new("/tmp"))), None);
         assert_eq!(block_on(scanner.repo_root(Path::new("/missing"))), None);
         assert_eq!(read(&scanner, &root).unwrap().unified_diff, "");
@@ -417,13 +426,22 @@ mod tests {
     fn removal_and_corruption_are_told_apart() {
         let (fs, scanner, root) = repo();
         fs.write(root.join(".git/HEAD"), "garbage").unwrap();
-        assert!(matches!(read(&scanner, &root), Err(ScanError::Transient(_))));
-        fs.write(root.join(".git/HEAD"), "0123456789abcdef0123456789abcdef01234567\n")
-            .unwrap();
+        assert!(matches!(
+            read(&scanner, &root),
+            Err(ScanError::Transient(_))
+        ));
+        fs.write(
+            root.join(".git/HEAD"),
+            "0123456789abcdef0123456789abcdef01234567\n",
+        )
+        .unwrap();
         assert_eq!(read(&scanner, &root).unwrap().branch, "");
         fs.remove_all(root.join(".git")).unwrap();
         assert!(matches!(read(&scanner, &root), Err(ScanError::Removed)));
-        assert!(matches!(read(&scanner, Path::new("/gone")), Err(ScanError::Removed)));
+        assert!(matches!(
+            read(&scanner, Path::new("/gone")),
+            Err(ScanError::Removed)
+        ));
     }
 
     #[test]
@@ -433,7 +451,8 @@ mod tests {
         fs.mkdir_p("/home/coder/gitdirs/wt").unwrap();
         fs.write("/home/coder/gitdirs/wt/HEAD", "ref: refs/heads/feature\n")
             .unwrap();
-        fs.write(wt.join(".git"), "gitdir: /home/coder/gitdirs/wt\n").unwrap();
+        fs.write(wt.join(".git"), "gitdir: /home/coder/gitdirs/wt\n")
+            .unwrap();
         assert_eq!(read(&scanner, &wt).unwrap().branch, "feature");
         fs.remove_all("/home/coder/gitdirs/wt").unwrap();
         assert!(matches!(read(&scanner, &wt), Err(ScanError::Removed)));
@@ -444,11 +463,20 @@ mod tests {
         let (fs, scanner, root) = repo();
         fs.write(root.join("blob.bin"), vec![0u8, 1, 2]).unwrap();
         let diff = read(&scanner, &root).unwrap().unified_diff;
-        assert!(diff.contains("Binary files /dev/null and b/blob.bin differ"), "{diff}");
+        assert!(
+            diff.contains("Binary files /dev/null and b/blob.bin differ"),
+            "{diff}"
+        );
         fs.write(root.join("big.txt"), "line\n".repeat(MAX_TOTAL_DIFF / 4))
             .unwrap();
         let diff = read(&scanner, &root).unwrap().unified_diff;
-        assert!(diff.starts_with("Total diff too large to show. Size: "), "{diff}");
-        assert!(diff.ends_with(" MiB. Showing branch and remote only."), "{diff}");
+        assert!(
+            diff.starts_with("Total diff too large to show. Size: "),
+            "{diff}"
+        );
+        assert!(
+            diff.ends_with(" MiB. Showing branch and remote only."),
+            "{diff}"
+        );
     }
 }
