@@ -98,7 +98,8 @@ impl Connector for TurmoilConnector {
 }
 
 /// Serves `router` on `listener` with plain HTTP/1 connections: no write
-/// deadlines, no `Date` header. Returns only if the listener does.
+/// deadlines, no `Date` header, upgrades (WebSockets) enabled. Returns only
+/// if the listener does.
 pub async fn serve_plain<L>(mut listener: L, router: Router) -> io::Result<()>
 where
     L: axum::serve::Listener,
@@ -115,6 +116,7 @@ where
                 .timer(TokioTimer::new())
                 .auto_date_header(false)
                 .serve_connection(TokioIo::new(io), service)
+                .with_upgrades()
                 .await;
             if let Err(e) = served {
                 tracing::debug!(error = %e, "simulated connection ended with an error");
