@@ -165,4 +165,41 @@ mod tests {
         assert_eq!(status, 404);
         assert!(!has_date, "the Date header reads the real clock");
     }
+
+    #[test]
+    fn websockets_upgrade_through_the_plain_loop() {
+        use axum::extract::ws::{Message as AxMessage, WebSocketUpgrade};
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+
+        let mut sim = turmoil::Builder::new().build();
+        sim.host("agent", || async {
+            let router = Router::new().route(
+                "/echo",
+                get(|ws: WebSocketUpgrade| async move {
+                    ws.on_upgrade(|mut socket| async move {
+                        while let Some(Ok(AxMessage::Text(t))) = socket.recv().await {
+                            if socket.send(AxMessage::Text(t)).await.is_err() {
+                                break;
+                            }
+                        }
+                    })
+                }),
+            );
+            serve_plain(TurmoilListener::bind(AGENT_PORT).await?, router).await?;
+            Ok(())
+        });
+        let got = Arc::new(Mutex::new(None));
+        let g = got.clone();
+        sim.client("client", async move {
+            let io = TurmoilConnector::agent("agent").connect().await?;
+            let (mut ws, _) = tokio_tungstenite::client_async("ws://agent:4000/echo", io).await?;
+            ws.send(Message::text("ping")).await?;
+            let reply = ws.next().await.transpose()?;
+            *g.lock().unwrap() = reply.map(|m| m.to_string());
+            Ok(())
+        });
+        sim.run().unwrap();
+        assert_eq!(got.lock().unwrap().as_deref(), Some("ping"));
+    }
 }
