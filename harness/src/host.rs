@@ -9,12 +9,14 @@
 
 use std::cell::RefCell;
 use std::num::NonZeroU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
+
+static PRIMED: Once = Once::new();
 
 thread_local! {
     static STACK: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
@@ -45,11 +47,30 @@ impl Drop for HostTrackerGuard {
 
 impl HostTracker {
     /// Installs a tracker as this thread's tracing subscriber.
+    ///
+    /// tracing caches each callsite's interest process-wide. Installing a
+    /// dispatcher recomputes every registered callsite from all live
+    /// dispatchers, so an existing cache entry is fixed by this call; but
+    /// while at most one dispatcher is registered, a callsite's *first*
+    /// registration asks only the default of the thread that hits it. If a
+    /// thread running turmoil without a tracker were first, turmoil's `node`
+    /// span would be cached as "never" and blind every tracker. So the
+    /// first install in a process registers that callsite itself, by
+    /// running an empty simulation under the new tracker.
     pub fn install() -> HostTrackerGuard {
         STACK.with(|s| s.borrow_mut().clear());
-        HostTrackerGuard {
+        let guard = HostTrackerGuard {
             _default: tracing::subscriber::set_default(HostTracker::default()),
-        }
+        };
+        PRIMED.call_once(|| {
+            let mut sim = turmoil::Builder::new().build();
+            sim.client("prime", async { Ok(()) });
+            if let Err(e) = sim.run() {
+                tracing::warn!(error = %e, "priming the host tracker failed");
+            }
+        });
+        STACK.with(|s| s.borrow_mut().clear());
+        guard
     }
 
     fn intern(&self, name: &str) -> Id {
@@ -141,9 +162,22 @@ impl Subscriber for HostTracker {
 mod tests {
     use super::*;
 
+    /// Runs a one-tick simulation on a fresh thread without a tracker.
+    fn run_turmoil_without_a_tracker() {
+        std::thread::spawn(|| {
+            let mut sim = turmoil::Builder::new().build();
+            sim.client("bare", async { Ok(()) });
+            sim.run().unwrap();
+        })
+        .join()
+        .unwrap();
+    }
+
     #[test]
     fn events_inside_a_tick_are_attributed_to_the_ticking_host() {
         let _guard = HostTracker::install();
+        // Another thread hitting turmoil's span first must not blind us.
+        run_turmoil_without_a_tracker();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let mut sim = turmoil::Builder::new().build();
         let s = seen.clone();
