@@ -48,15 +48,16 @@ impl Drop for HostTrackerGuard {
 impl HostTracker {
     /// Installs a tracker as this thread's tracing subscriber.
     ///
-    /// tracing caches each callsite's interest process-wide. Installing a
-    /// dispatcher recomputes every registered callsite from all live
-    /// dispatchers, so an existing cache entry is fixed by this call; but
-    /// while at most one dispatcher is registered, a callsite's *first*
-    /// registration asks only the default of the thread that hits it. If a
-    /// thread running turmoil without a tracker were first, turmoil's `node`
-    /// span would be cached as "never" and blind every tracker. So the
-    /// first install in a process registers that callsite itself, by
-    /// running an empty simulation under the new tracker.
+    /// tracing caches each callsite's interest process-wide, and while at
+    /// most one dispatcher is registered, a callsite's *first* registration
+    /// (and an explicit cache rebuild) asks only the default of the calling
+    /// thread. A thread running turmoil without a tracker could thus cache
+    /// "never" for turmoil's `node` span and blind every tracker (seen as a
+    /// flaky test). So the first install in a process registers that
+    /// callsite by running an empty simulation under a tracker, and every
+    /// install then rebuilds the cache from this thread, whose tracker says
+    /// "always". Later recomputations (a dispatcher registering anywhere)
+    /// consult every live dispatcher, this one included.
     pub fn install() -> HostTrackerGuard {
         STACK.with(|s| s.borrow_mut().clear());
         let guard = HostTrackerGuard {
@@ -69,6 +70,7 @@ impl HostTracker {
                 tracing::warn!(error = %e, "priming the host tracker failed");
             }
         });
+        tracing_core::callsite::rebuild_interest_cache();
         STACK.with(|s| s.borrow_mut().clear());
         guard
     }
