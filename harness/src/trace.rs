@@ -3,7 +3,7 @@
 //! Yield-point decisions, known-bug branches taken, agent events, simulated
 //! process activity, faults and the scenario's own steps all land here, in
 //! the order they happened. The same seed must give a byte-identical trace
-//! ([`Trace::hash`]); a violation prints the tail ([`timeline`]); `--trace
+//! ([`hash`]); a violation prints the tail ([`timeline`]); `--trace
 //! FILE` writes the whole log as JSON lines ([`write_json_lines`]).
 
 use std::fmt;
