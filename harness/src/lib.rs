@@ -1,3 +1,43 @@
 //! Deterministic simulation harness: runs the agent, SDK and chat tools
 //! under turmoil with simulated exec, filesystem and git, a seeded
 //! yield-point scheduler, fault plans, invariants and a trace timeline.
+//!
+//! A [`Scenario`] builds hosts on a [`SimWorld`]; [`runner::run`] runs one
+//! seed and returns an [`Outcome`] (failure, trace, coverage);
+//! [`sweep::sweep`] runs many seeds on OS threads; [`testkit`] wraps both
+//! for `cargo test` (with `SIM_SEED=N` replay).
+
+pub mod agent_host;
+pub mod clock;
+pub mod fault;
+pub mod host;
+pub mod ids;
+pub mod invariant;
+pub mod net;
+pub mod panics;
+pub mod runner;
+pub mod scenario;
+pub mod sched;
+pub mod seed;
+pub mod selftest;
+pub mod sim_exec;
+pub mod sim_fs;
+pub mod sim_scanner;
+pub mod sweep;
+pub mod testkit;
+pub mod trace;
+pub mod world;
+
+pub use agent::{Bug, BugSet};
+pub use invariant::{Invariants, Violation};
+pub use runner::{Failure, Outcome, Repro};
+pub use scenario::Scenario;
+pub use seed::Seed;
+pub use trace::Trace;
+pub use world::{SimConfig, SimWorld};
+
+/// The catalog of yield points, generated from the simulated crates'
+/// sources by the build script.
+pub mod catalog {
+    include!(concat!(env!("OUT_DIR"), "/yield_points.rs"));
+}

@@ -1,1 +1,16 @@
-//! The scenario catalog behind `agentsim`.
+//! The scenario catalog behind `agentsim`, and the CLI itself.
+//!
+//! Each scenario is hosts + workload + fault plan + invariants built from a
+//! seed and a set of bug switches (DESIGN.md section 5). See [`catalog`]
+//! for which ones are registered.
+
+pub mod catalog;
+pub mod cli;
+mod common;
+mod lost_path_notification;
+mod stale_output;
+mod write_timeout_eof;
+
+pub use lost_path_notification::LostPathNotification;
+pub use stale_output::StaleOutput;
+pub use write_timeout_eof::WriteTimeoutEof;

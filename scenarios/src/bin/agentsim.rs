@@ -1,1 +1,5 @@
-fn main() {}
+//! `agentsim`: list, replay and sweep simulation scenarios.
+
+fn main() -> std::process::ExitCode {
+    scenarios::cli::main()
+}

@@ -1,0 +1,315 @@
+//! Runs one seed of one scenario and reports what happened.
+//!
+//! The runner owns everything a run installs on the simulation thread (the
+//! yield-point scheduler, the host tracker, panic capture) and removes it
+//! afterwards, so runs on one thread never leak into each other. A panic
+//! anywhere, a violated invariant and a turmoil error (a host failed, the
+//! run did not finish in time) are all failures.
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+use std::time::Duration;
+
+use agent::BugSet;
+
+use crate::host::HostTracker;
+use crate::invariant::{Invariants, Violation};
+use crate::panics::Capture;
+use crate::scenario::Scenario;
+use crate::sched::{Coverage, Scheduler};
+use crate::seed::{Seed, stream};
+use crate::trace::{self, Event, Trace};
+use crate::world::SimWorld;
+
+/// How many events a failure report shows.
+pub const REPORT_EVENTS: usize = 40;
+
+/// Why a run failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// An invariant was violated.
+    Violation(Violation),
+    /// Something panicked (first panic shown).
+    Panic(String),
+    /// turmoil failed: a host returned an error, or the run did not finish
+    /// within the scenario's duration.
+    Sim(String),
+}
+
+impl Failure {
+    /// A one-line summary (for progress output and JUnit messages).
+    pub fn headline(&self) -> String {
+        match self {
+            Failure::Violation(v) => format!("invariant {} violated", v.invariant),
+            Failure::Panic(p) => format!("panic: {p}"),
+            Failure::Sim(e) => format!("simulation error: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Violation(v) => write!(f, "{v}"),
+            other => f.write_str(&other.headline()),
+        }
+    }
+}
+
+/// The exact command that replays a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repro {
+    pub scenario: String,
+    pub seed: Seed,
+    pub bugs: BugSet,
+}
+
+impl fmt::Display for Repro {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cargo run --release --bin agentsim -- run {} --seed {}",
+            self.scenario, self.seed
+        )?;
+        for bug in self.bugs.iter() {
+            write!(f, " --bug {bug}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything one run produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub scenario: &'static str,
+    pub seed: Seed,
+    pub bugs: BugSet,
+    pub failure: Option<Failure>,
+    pub events: Vec<Event>,
+    pub coverage: Coverage,
+    /// Simulated time the run took.
+    pub sim_time: Duration,
+    pub trace_hash: u64,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+
+    pub fn repro(&self) -> Repro {
+        Repro {
+            scenario: self.scenario.to_string(),
+            seed: self.seed,
+            bugs: self.bugs.clone(),
+        }
+    }
+
+    /// The failure report: what broke, the last events, the repro command.
+    /// Empty for a passing run.
+    pub fn report(&self) -> String {
+        let Some(failure) = &self.failure else {
+            return String::new();
+        };
+        let bugs: Vec<&str> = self.bugs.iter().map(|b| b.name()).collect();
+        let bugs = if bugs.is_empty() {
+            String::new()
+        } else {
+            format!(" (bugs: {})", bugs.join(", "))
+        };
+        format!(
+            "FAIL {} seed {}{bugs}\n{failure}\nlast {} events:\n{}repro: {}\n",
+            self.scenario,
+            self.seed,
+            REPORT_EVENTS.min(self.events.len()),
+            trace::timeline(&self.events, REPORT_EVENTS),
+            self.repro()
+        )
+    }
+}
+
+/// Runs `seed` of `scenario` with `bugs` on the current thread.
+pub fn run(scenario: &dyn Scenario, seed: Seed, bugs: &BugSet) -> Outcome {
+    let trace = Trace::new();
+    let invariants = Invariants::new(trace.clone());
+    let config = scenario.config();
+    let scheduler = Rc::new(Scheduler::new(
+        config.sched.clone(),
+        seed.rng(stream::YIELDS),
+        trace.clone(),
+    ));
+    let capture = Capture::start();
+    let ended = catch_unwind(AssertUnwindSafe(|| {
+        let _hosts = HostTracker::install();
+        let _hook = agent::sim::install(scheduler.clone());
+        let mut world = SimWorld::new(
+            seed,
+            bugs.clone(),
+            &config,
+            trace.clone(),
+            invariants.clone(),
+        );
+        scenario.build(&mut world);
+        world.run(|| !capture.panics().is_empty())
+    }));
+    let panics = capture.panics();
+    drop(capture);
+    let (sim_time, sim_error) = match ended {
+        Ok(end) => (end.elapsed, end.error),
+        Err(_) => (trace.world_time(), None),
+    };
+    let failure = if let Some(first) = panics.into_iter().next() {
+        Some(Failure::Panic(first))
+    } else if let Some(v) = invariants.first() {
+        Some(Failure::Violation(v))
+    } else {
+        sim_error.map(Failure::Sim)
+    };
+    let events = trace.events();
+    Outcome {
+        scenario: scenario.name(),
+        seed,
+        bugs: bugs.clone(),
+        failure,
+        trace_hash: trace::hash(&events),
+        events,
+        coverage: scheduler.coverage(),
+        sim_time,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::Fault;
+    use crate::world::{SimConfig, SimWorld};
+
+    /// A scenario made of one closure, for testing the runner itself.
+    struct Probe<F>(F);
+
+    impl<F: Fn(&mut SimWorld<'_>) + Send + Sync> Scenario for Probe<F> {
+        fn name(&self) -> &'static str {
+            "probe"
+        }
+        fn summary(&self) -> &'static str {
+            "runner probe"
+        }
+        fn config(&self) -> SimConfig {
+            SimConfig {
+                duration: Duration::from_secs(2),
+                ..SimConfig::default()
+            }
+        }
+        fn build(&self, world: &mut SimWorld<'_>) {
+            (self.0)(world)
+        }
+    }
+
+    fn outcome(build: impl Fn(&mut SimWorld<'_>) + Send + Sync) -> Outcome {
+        run(&Probe(build), Seed(7), &BugSet::none())
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_violation_stops_the_run_in_the_step_it_happens() {
+        let o = outcome(|w| {
+            let inv = w.invariants().clone();
+            w.client("c", async move {
+                tokio::time::sleep(ms(10)).await;
+                inv.fail("always", "x", "y");
+                tokio::time::sleep(ms(1000)).await;
+                Ok(())
+            });
+        });
+        assert!(matches!(&o.failure, Some(Failure::Violation(v)) if v.invariant == "always"));
+        assert!(o.sim_time < ms(15), "{:?}", o.sim_time);
+    }
+
+    #[test]
+    fn a_panic_in_a_spawned_task_fails_the_run_although_the_client_finishes() {
+        let o = outcome(|w| {
+            w.client("c", async move {
+                let _ = tokio::spawn(async { panic!("handler bug") }).await;
+                Ok(())
+            });
+        });
+        assert!(
+            matches!(&o.failure, Some(Failure::Panic(p)) if p.starts_with("handler bug")),
+            "{:?}",
+            o.failure
+        );
+    }
+
+    #[test]
+    fn a_host_error_and_an_unfinished_run_are_simulation_failures() {
+        let o = outcome(|w| w.client("c", async { Err("refused".into()) }));
+        assert!(
+            matches!(&o.failure, Some(Failure::Sim(e)) if e.contains("refused")),
+            "{:?}",
+            o.failure
+        );
+        let o = outcome(|w| {
+            w.client("c", async {
+                std::future::pending::<()>().await;
+                Ok(())
+            })
+        });
+        assert!(
+            matches!(&o.failure, Some(Failure::Sim(e)) if e.contains("Ran for duration")),
+            "{:?}",
+            o.failure
+        );
+    }
+
+    #[test]
+    fn end_checks_run_after_the_clients_and_faults_are_traced() {
+        let o = outcome(|w| {
+            w.host("server", || async {
+                std::future::pending::<()>().await;
+                Ok(())
+            });
+            w.client("c", async {
+                tokio::time::sleep(ms(20)).await;
+                Ok(())
+            });
+            w.fault(ms(5), Fault::Hold("server".into(), "c".into()));
+            w.at_end(|inv| inv.fail("at-end", "checked", "ran"));
+        });
+        assert!(matches!(&o.failure, Some(Failure::Violation(v)) if v.invariant == "at-end"));
+        let fault = o.events.iter().find(|e| e.kind == "fault").unwrap();
+        assert_eq!(
+            (fault.at, fault.detail.as_str()),
+            (ms(5), "hold server <-> c")
+        );
+    }
+
+    #[test]
+    fn the_report_names_the_invariant_and_ends_with_the_repro_command() {
+        let mut o = outcome(|w| {
+            let inv = w.invariants().clone();
+            w.client("c", async move {
+                inv.fail("final-output", "abc", "ab");
+                Ok(())
+            });
+        });
+        o.bugs = BugSet::none().with(agent::Bug::StaleOutputRead);
+        let report = o.report();
+        assert!(
+            report.starts_with(
+                "FAIL probe seed 7 (bugs: stale-output-read)\ninvariant violated: final-output\n"
+            ),
+            "{report}"
+        );
+        assert!(
+            report.contains("  expected: abc\n  seen:     ab\nlast 1 events:\n"),
+            "{report}"
+        );
+        assert!(report.ends_with(
+            "repro: cargo run --release --bin agentsim -- run probe --seed 7 --bug stale-output-read\n"
+        ), "{report}");
+    }
+}

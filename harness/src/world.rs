@@ -1,0 +1,221 @@
+//! The simulated world a scenario builds: turmoil configured from the seed,
+//! plus the run's trace, invariants, fault plan and end-of-run checks.
+//!
+//! [`SimConfig`] fixes what DESIGN.md section 9 warns about: an explicit
+//! epoch (turmoil's default is the real clock), a tick well below the
+//! message latency (else every seed runs identically) and a simulation
+//! duration long enough for the scenario.
+
+use std::future::Future;
+use std::time::Duration;
+
+use agent::BugSet;
+use rand_chacha::ChaCha8Rng;
+
+use crate::clock;
+use crate::fault::{Fault, FaultPlan};
+use crate::invariant::Invariants;
+use crate::sched::SchedConfig;
+use crate::seed::{Seed, stream};
+use crate::trace::{Trace, WORLD};
+
+/// Simulation settings of one scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimConfig {
+    /// Simulated time per step: whole milliseconds, below `max_latency`.
+    pub tick: Duration,
+    pub min_latency: Duration,
+    pub max_latency: Duration,
+    /// A run that has not finished by then fails.
+    pub duration: Duration,
+    /// The yield-point scheduler.
+    pub sched: SchedConfig,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            tick: Duration::from_millis(1),
+            min_latency: Duration::from_millis(1),
+            max_latency: Duration::from_millis(5),
+            duration: Duration::from_secs(60),
+            sched: SchedConfig::default(),
+        }
+    }
+}
+
+type EndCheck<'a> = Box<dyn FnOnce(&Invariants) + 'a>;
+
+/// What a scenario's `build` gets: hosts go in, seeded streams come out.
+pub struct SimWorld<'a> {
+    sim: turmoil::Sim<'a>,
+    seed: Seed,
+    bugs: BugSet,
+    trace: Trace,
+    invariants: Invariants,
+    faults: FaultPlan,
+    end_checks: Vec<EndCheck<'a>>,
+}
+
+/// How a run ended, as far as the world can tell.
+#[derive(Debug)]
+pub(crate) struct WorldEnd {
+    pub elapsed: Duration,
+    /// turmoil's error: a host failed, or the run did not finish in time.
+    pub error: Option<String>,
+}
+
+impl<'a> SimWorld<'a> {
+    pub(crate) fn new(
+        seed: Seed,
+        bugs: BugSet,
+        config: &SimConfig,
+        trace: Trace,
+        invariants: Invariants,
+    ) -> Self {
+        assert!(
+            config.tick.as_nanos().is_multiple_of(1_000_000) && !config.tick.is_zero(),
+            "SimConfig::tick must be a whole number of milliseconds, not {:?}",
+            config.tick
+        );
+        let sim = turmoil::Builder::new()
+            .rng_seed(seed.derive(stream::TURMOIL))
+            .epoch(clock::epoch())
+            .tick_duration(config.tick)
+            .min_message_latency(config.min_latency)
+            .max_message_latency(config.max_latency)
+            .simulation_duration(config.duration)
+            .build();
+        SimWorld {
+            sim,
+            seed,
+            bugs,
+            trace,
+            invariants,
+            faults: FaultPlan::default(),
+            end_checks: Vec::new(),
+        }
+    }
+
+    pub fn seed(&self) -> Seed {
+        self.seed
+    }
+
+    /// The bug switches turned on for this run.
+    pub fn bugs(&self) -> &BugSet {
+        &self.bugs
+    }
+
+    /// A fresh rng for `name` (see [`crate::seed::stream`]).
+    pub fn rng(&self, name: &str) -> ChaCha8Rng {
+        self.seed.rng(name)
+    }
+
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    pub fn invariants(&self) -> &Invariants {
+        &self.invariants
+    }
+
+    /// Registers a server host; `software` is called again on a bounce.
+    /// Register the agent before its clients (DESIGN.md section 9).
+    pub fn host<F, Fut>(&mut self, name: &str, software: F)
+    where
+        F: Fn() -> Fut + 'a,
+        Fut: Future<Output = turmoil::Result> + 'static,
+    {
+        self.sim.host(name, software);
+    }
+
+    /// Registers a client: the run ends when every client has returned.
+    pub fn client<Fut>(&mut self, name: &str, client: Fut)
+    where
+        Fut: Future<Output = turmoil::Result> + 'static,
+    {
+        self.sim.client(name, client);
+    }
+
+    /// Schedules a fault at sim time `at`.
+    pub fn fault(&mut self, at: Duration, fault: Fault) {
+        self.faults.add(at, fault);
+    }
+
+    /// Adds a check run after every client finished (skipped once an
+    /// invariant already failed).
+    pub fn at_end(&mut self, check: impl FnOnce(&Invariants) + 'a) {
+        self.end_checks.push(Box::new(check));
+    }
+
+    /// turmoil itself, for what the world does not wrap.
+    pub fn sim(&mut self) -> &mut turmoil::Sim<'a> {
+        &mut self.sim
+    }
+
+    /// Steps the simulation until every client finished, an invariant
+    /// failed, `stop()` says so (a caught panic) or turmoil fails.
+    pub(crate) fn run(mut self, stop: impl Fn() -> bool) -> WorldEnd {
+        let mut error = None;
+        loop {
+            let now = self.sim.elapsed();
+            self.trace.set_world_time(now);
+            for (at, fault) in self.faults.due(now) {
+                self.trace.record_at(at, WORLD, "fault", fault.to_string());
+                fault.apply(&mut self.sim);
+            }
+            match self.sim.step() {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
+            }
+            if self.invariants.violated() || stop() {
+                break;
+            }
+        }
+        let elapsed = self.sim.elapsed();
+        self.trace.set_world_time(elapsed);
+        if error.is_none() && !self.invariants.violated() && !stop() {
+            for check in self.end_checks.drain(..) {
+                check(&self.invariants);
+            }
+        }
+        WorldEnd { elapsed, error }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_times_follow_the_host_clock_at_the_default_tick() {
+        let _hosts = crate::host::HostTracker::install();
+        let trace = Trace::new();
+        let config = SimConfig::default();
+        let mut world = SimWorld::new(
+            Seed(0),
+            BugSet::none(),
+            &config,
+            trace.clone(),
+            Invariants::new(trace.clone()),
+        );
+        let t = trace.clone();
+        world.client("c", async move {
+            t.record("a", "");
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            t.record("b", "");
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            t.record("c", "");
+            Ok(())
+        });
+        let end = world.run(|| false);
+        assert_eq!(end.error, None);
+        let times: Vec<Duration> = trace.events().iter().map(|e| e.at).collect();
+        let ms = Duration::from_millis;
+        assert_eq!(times, [ms(0), ms(3), ms(43)]);
+    }
+}

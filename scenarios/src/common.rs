@@ -1,0 +1,72 @@
+//! What the agent-backed scenarios share: the agent host, the client
+//! connection, and expected results computed from a script.
+
+use std::sync::Arc;
+
+use agent::Agent;
+use agent::headtail::{HeadTailBuffer, Truncation};
+use agent_sdk::HttpAgentConn;
+use harness::SimWorld;
+use harness::agent_host::{SimParts, agent_config, serve_agent};
+use harness::net::TurmoilConnector;
+use harness::sim_exec::Script;
+
+/// The agent's host name in every scenario.
+pub const AGENT: &str = "agent";
+
+/// Registers the agent host (before any client, DESIGN.md section 9) with
+/// the run's bug switches; `setup` seeds files, scripts and repositories.
+pub fn agent_host(world: &mut SimWorld<'_>, setup: impl FnOnce(&SimParts)) -> SimParts {
+    let config = agent_config(world.bugs());
+    let parts = SimParts::new(world.seed(), world.trace(), &config);
+    setup(&parts);
+    let p = parts.clone();
+    world.host(AGENT, move || {
+        let (config, seams) = (config.clone(), p.seams());
+        async move {
+            serve_agent(Agent::new(config, seams)).await?;
+            Ok(())
+        }
+    });
+    parts
+}
+
+/// An SDK connection to the agent host.
+pub fn connect() -> Arc<HttpAgentConn<TurmoilConnector>> {
+    Arc::new(HttpAgentConn::new(TurmoilConnector::agent(AGENT)))
+}
+
+/// What a finished process must report: the final snapshot of everything
+/// the script wrote, and its exit code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinalResult {
+    pub output: String,
+    pub truncated: Option<Truncation>,
+    pub exit_code: i32,
+}
+
+impl FinalResult {
+    pub fn of(script: &Script) -> Self {
+        let buffer = HeadTailBuffer::new();
+        buffer.write(&script.output());
+        let (output, truncated) = buffer.output();
+        FinalResult {
+            output,
+            truncated,
+            exit_code: script.exit_code(),
+        }
+    }
+
+    /// A short description for violation texts (outputs can be 32 KiB).
+    pub fn describe(
+        output: &str,
+        truncated: &Option<Truncation>,
+        exit_code: Option<i32>,
+    ) -> String {
+        format!(
+            "{} output bytes, truncated {:?}, exit {exit_code:?}",
+            output.len(),
+            truncated.as_ref().map(|t| t.original_bytes)
+        )
+    }
+}

@@ -1,0 +1,154 @@
+//! `lost-path-notification` (spec R2): a chat connects the git watch while
+//! its PathStore entry is empty, then a tool call (write-file with the chat
+//! headers) adds a path in a repository. Invariant: a `changes` message for
+//! the repository arrives within the scan cooldown plus network latency,
+//! well under the 30 s fallback ticker. Catches `paths-before-subscribe`.
+//!
+//! The watch client speaks WebSocket directly (tokio-tungstenite over a
+//! turmoil stream), so this scenario depends only on the agent's endpoint.
+
+use std::path::Path;
+use std::time::Duration;
+
+use agent::Bug;
+use agent::git::wire::ServerMessage;
+use agent::http::chat::CHAT_ID_HEADER;
+use agent_sdk::{AgentConn, Connector};
+use futures::StreamExt;
+use harness::net::TurmoilConnector;
+use harness::seed::stream;
+use harness::sim_fs::PROJECT;
+use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
+use http::HeaderMap;
+use rand::Rng;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::{AGENT, agent_host, connect};
+
+/// See the module docs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LostPathNotification;
+
+/// How long after the add a `changes` message may take: the 1 s scan
+/// cooldown plus generous network headroom.
+const DEADLINE: Duration = Duration::from_secs(2);
+
+impl Scenario for LostPathNotification {
+    fn name(&self) -> &'static str {
+        "lost-path-notification"
+    }
+
+    fn summary(&self) -> &'static str {
+        "a path added right after the git watch connects must produce a changes message (R2)"
+    }
+
+    fn catches(&self) -> &'static [Bug] {
+        &[Bug::PathsBeforeSubscribe]
+    }
+
+    fn config(&self) -> SimConfig {
+        let mut config = SimConfig {
+            duration: Duration::from_secs(20),
+            ..SimConfig::default()
+        };
+        // The window is one handler step wide; longer sleeps at yield
+        // points let a request from the client land inside it.
+        config.sched.max_sleep = Duration::from_millis(12);
+        config
+    }
+
+    fn build(&self, world: &mut SimWorld<'_>) {
+        let mut rng = world.rng(stream::WORKLOAD);
+        let chat = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
+        let delay = Duration::from_millis(rng.random_range(0..=10));
+        let file = format!("{PROJECT}/notes-{}.md", rng.random_range(0..100));
+        agent_host(world, |parts| {
+            let root = Path::new(PROJECT);
+            let made = parts
+                .scanner
+                .init_repo(root, "main", Some("https://example.com/project.git"))
+                .and_then(|_| parts.fs.write(root.join("README.md"), "# project\n"))
+                .and_then(|_| parts.scanner.commit(root));
+            if let Err(e) = made {
+                tracing::warn!(error = %e, "cannot seed the repository");
+            }
+        });
+        let (inv, trace) = (world.invariants().clone(), world.trace().clone());
+        world.client("chatd", drive(inv, trace, chat, delay, file));
+    }
+}
+
+async fn drive(
+    inv: Invariants,
+    trace: Trace,
+    chat: uuid::Uuid,
+    delay: Duration,
+    file: String,
+) -> turmoil::Result {
+    let conn = connect();
+    let mut headers = HeaderMap::new();
+    if let Some(v) = agent_sdk::conn::header_value(&chat.to_string()) {
+        headers.insert(CHAT_ID_HEADER, v);
+    }
+    conn.set_extra_headers(headers);
+
+    // The watch connects while the tool call starts `delay` later,
+    // independently, as chatd does.
+    let watch = tokio::spawn(async move {
+        let io = TurmoilConnector::agent(AGENT).connect().await?;
+        let url = format!(
+            "ws://{AGENT}:{}/api/v0/git/watch?chat_id={chat}",
+            harness::net::AGENT_PORT
+        );
+        let (ws, _) = tokio_tungstenite::client_async(url, io).await?;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(ws)
+    });
+    tokio::time::sleep(delay).await;
+    if let Err(e) = conn.write_file(&file, b"note\n".to_vec()).await {
+        inv.fail("calls-succeed", "write-file succeeds", e);
+        return Ok(());
+    }
+    trace.record("client.wrote", file.clone());
+    let mut ws = match watch.await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            inv.fail("watch-connects", "a WebSocket", e);
+            return Ok(());
+        }
+        Err(e) => {
+            inv.fail("watch-connects", "a WebSocket", e);
+            return Ok(());
+        }
+    };
+    trace.record("client.watching", chat.to_string());
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let next = tokio::time::timeout_at(deadline, ws.next()).await;
+        let text = match next {
+            Err(_) => {
+                inv.fail(
+                    "changes-after-add",
+                    format!("a changes message for {PROJECT} within {DEADLINE:?}"),
+                    "none",
+                );
+                break;
+            }
+            Ok(None) | Ok(Some(Err(_))) => {
+                inv.fail("changes-after-add", "an open watch", "the watch closed");
+                break;
+            }
+            Ok(Some(Ok(Message::Text(t)))) => t,
+            Ok(Some(Ok(_))) => continue,
+        };
+        trace.record("client.message", text.chars().take(120).collect::<String>());
+        if let Ok(ServerMessage::Changes { repositories, .. }) = serde_json::from_str(text.as_str())
+            && repositories
+                .iter()
+                .any(|r| r.repo_root == PROJECT && !r.removed)
+        {
+            break;
+        }
+    }
+    let _ = ws.close(None).await;
+    Ok(())
+}

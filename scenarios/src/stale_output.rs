@@ -1,0 +1,180 @@
+//! `stale-output` (spec R1): scripted processes write in chunks and exit
+//! while clients read their output concurrently, plain and `wait=true`.
+//! Invariant: an answer saying `running: false` carries the final output
+//! and exit code. Catches `stale-output-read`.
+
+use std::time::Duration;
+
+use agent::Bug;
+use agent_sdk::{AgentConn, OutputOptions, ProcessOutputResponse, StartProcessRequest};
+use harness::seed::stream;
+use harness::sim_exec::Script;
+use harness::sim_fs::PROJECT;
+use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::common::{FinalResult, agent_host, connect};
+
+/// See the module docs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StaleOutput;
+
+/// 2 to 8 chunks, now and then large ones so the head/tail buffer
+/// truncates; the exit follows the last chunk at once.
+fn job(rng: &mut ChaCha8Rng, n: usize) -> Script {
+    let mut script = Script::new();
+    for i in 0..rng.random_range(2..=8) {
+        if i > 0 {
+            script = script.sleep(Duration::from_millis(rng.random_range(0..=30)));
+        }
+        let len = if rng.random_bool(0.25) {
+            rng.random_range(8_000..=40_000)
+        } else {
+            rng.random_range(1..=2_000)
+        };
+        let body: String = (0..len)
+            .map(|j| char::from(b'a' + ((i + j) % 26) as u8))
+            .collect();
+        script = script.write(format!("job{n} chunk{i} {body}\n"));
+    }
+    script.exit([0, 0, 1, 2, 127][rng.random_range(0..5)])
+}
+
+fn check(inv: &Invariants, exp: &FinalResult, who: &str, r: &ProcessOutputResponse) -> bool {
+    if r.running {
+        return false;
+    }
+    inv.check(
+        "finished-answer-is-final",
+        r.output == exp.output
+            && r.truncated == exp.truncated
+            && r.exit_code == Some(exp.exit_code),
+        || {
+            format!(
+                "{who}: {}",
+                FinalResult::describe(&exp.output, &exp.truncated, Some(exp.exit_code))
+            )
+        },
+        || {
+            format!(
+                "{who}: {}",
+                FinalResult::describe(&r.output, &r.truncated, r.exit_code)
+            )
+        },
+    );
+    true
+}
+
+impl Scenario for StaleOutput {
+    fn name(&self) -> &'static str {
+        "stale-output"
+    }
+
+    fn summary(&self) -> &'static str {
+        "processes exit while clients read output; a finished answer must carry the final output (R1)"
+    }
+
+    fn catches(&self) -> &'static [Bug] {
+        &[Bug::StaleOutputRead]
+    }
+
+    fn config(&self) -> SimConfig {
+        SimConfig {
+            duration: Duration::from_secs(30),
+            ..SimConfig::default()
+        }
+    }
+
+    fn build(&self, world: &mut SimWorld<'_>) {
+        let mut rng = world.rng(stream::WORKLOAD);
+        let jobs: Vec<(String, Script, u32)> = (0..rng.random_range(1..=2))
+            .map(|n| {
+                (
+                    format!("job-{n}"),
+                    job(&mut rng, n),
+                    rng.random_range(2..=3),
+                )
+            })
+            .collect();
+        let parts = agent_host(world, |_| {});
+        for (command, script, _) in &jobs {
+            parts.scripts.insert(command.clone(), script.clone());
+        }
+        let (inv, trace) = (world.invariants().clone(), world.trace().clone());
+        let mut gaps = world.rng("workload.gaps");
+        let plan: Vec<(String, FinalResult, Vec<Vec<u64>>)> = jobs
+            .iter()
+            .map(|(cmd, script, pollers)| {
+                let polls = (0..*pollers)
+                    .map(|_| (0..500).map(|_| gaps.random_range(1..=10)).collect())
+                    .collect();
+                (cmd.clone(), FinalResult::of(script), polls)
+            })
+            .collect();
+        world.client("client", drive(inv, trace, plan));
+    }
+}
+
+async fn drive(
+    inv: Invariants,
+    trace: Trace,
+    plan: Vec<(String, FinalResult, Vec<Vec<u64>>)>,
+) -> turmoil::Result {
+    let conn = connect();
+    let mut tasks = Vec::new();
+    for (command, exp, polls) in plan {
+        let req = StartProcessRequest {
+            command: command.clone(),
+            workdir: Some(PROJECT.into()),
+            ..StartProcessRequest::default()
+        };
+        let id = match conn.start_process(&req).await {
+            Ok(r) => r.id,
+            Err(e) => {
+                inv.fail("calls-succeed", "a started process", e);
+                return Ok(());
+            }
+        };
+        trace.record("client.started", format!("{command}: {id}"));
+        for (p, gaps) in polls.into_iter().enumerate() {
+            let (conn, inv, exp, id) = (conn.clone(), inv.clone(), exp.clone(), id.clone());
+            let who = format!("{command} poller {p}");
+            tasks.push(tokio::spawn(async move {
+                for gap in gaps {
+                    match conn
+                        .process_output(&id, OutputOptions { wait: false })
+                        .await
+                    {
+                        Ok(r) if check(&inv, &exp, &who, &r) => return,
+                        Ok(_) => {}
+                        Err(e) => return inv.fail("calls-succeed", "an answer", e),
+                    }
+                    tokio::time::sleep(Duration::from_millis(gap)).await;
+                }
+                inv.fail("poller-sees-exit", "running=false within 500 polls", who);
+            }));
+        }
+        let (c, i, e) = (conn.clone(), inv.clone(), exp.clone());
+        tasks.push(tokio::spawn(async move {
+            match c.process_output(&id, OutputOptions { wait: true }).await {
+                Ok(r) => {
+                    let done = check(&i, &e, "waiter", &r);
+                    i.check(
+                        "wait-returns-final",
+                        done,
+                        || "running=false".into(),
+                        || "running=true".into(),
+                    );
+                }
+                Err(err) => i.fail("calls-succeed", "a waited answer", err),
+            }
+        }));
+    }
+    for t in tasks {
+        if let Err(e) = t.await {
+            inv.fail("client-tasks-complete", "every client task finishes", e);
+        }
+    }
+    Ok(())
+}
