@@ -27,6 +27,8 @@ pub fn agent_config(bugs: &BugSet) -> AgentConfig {
     AgentConfig {
         dir: Some(PathBuf::from(PROJECT)),
         bugs: bugs.clone(),
+        // hyper's Date header reads the real clock: off under simulation.
+        http_date_header: false,
         ..AgentConfig::default()
     }
 }
@@ -83,13 +85,11 @@ impl SimParts {
     }
 }
 
-/// Serves `agent` on [`AGENT_PORT`] of the current simulated host.
-///
-/// Until the agent's own server (accept loop with the write-deadline
-/// layer) lands, this serves the agent's router with the harness's plain
-/// loop; the merge replaces the body with a call to that server, generic
-/// over [`TurmoilListener`].
+/// Serves `agent` on [`AGENT_PORT`] of the current simulated host with the
+/// agent's own server (accept loop, write-deadline layer, header-read
+/// timeout): the same code the real binary runs, over a turmoil listener.
 pub async fn serve_agent(agent: Agent) -> io::Result<()> {
     let listener = TurmoilListener::bind(AGENT_PORT).await?;
-    crate::net::serve_plain(listener, agent::http::router(agent)).await
+    agent::http::server::serve(listener, agent, std::future::pending()).await;
+    Ok(())
 }

@@ -6,11 +6,6 @@
 //! Replay one seed: `SIM_SEED=N cargo test -p scenarios <module>` (add
 //! `SIM_TRACE=FILE` for the JSON-lines trace, `-- --nocapture` to see the
 //! timeline).
-//!
-//! The three flagship scenarios are ignored until the agent pieces they
-//! drive land (process API and server for `stale-output` and
-//! `write-timeout-eof`, file API and git watch for
-//! `lost-path-notification`); `cargo test -- --ignored` runs them.
 
 use agent::{Bug, BugSet};
 use harness::testkit::{check_catches, check_deterministic, check_passes};
@@ -40,19 +35,16 @@ mod stale_output {
     use scenarios::StaleOutput;
 
     #[test]
-    #[ignore = "needs the agent's process API"]
     fn passes_seeds_0_to_256() {
         check_passes(&StaleOutput, 0..256);
     }
 
     #[test]
-    #[ignore = "needs the agent's process API"]
     fn catches_stale_output_read_within_64_seeds() {
         check_catches(&StaleOutput, Bug::StaleOutputRead, 64);
     }
 
     #[test]
-    #[ignore = "needs the agent's process API"]
     fn is_deterministic() {
         check_deterministic(&StaleOutput, 0..8, &BugSet::none());
     }
@@ -63,19 +55,16 @@ mod lost_path_notification {
     use scenarios::LostPathNotification;
 
     #[test]
-    #[ignore = "needs the agent's file API and git watch"]
     fn passes_seeds_0_to_256() {
         check_passes(&LostPathNotification, 0..256);
     }
 
     #[test]
-    #[ignore = "needs the agent's file API and git watch"]
     fn catches_paths_before_subscribe_within_64_seeds() {
         check_catches(&LostPathNotification, Bug::PathsBeforeSubscribe, 64);
     }
 
     #[test]
-    #[ignore = "needs the agent's file API and git watch"]
     fn is_deterministic() {
         check_deterministic(&LostPathNotification, 0..8, &BugSet::none());
     }
@@ -86,19 +75,16 @@ mod write_timeout_eof {
     use scenarios::WriteTimeoutEof;
 
     #[test]
-    #[ignore = "needs the agent's process API and write-deadline server"]
     fn passes_seeds_0_to_256() {
         check_passes(&WriteTimeoutEof, 0..256);
     }
 
     #[test]
-    #[ignore = "needs the agent's process API and write-deadline server"]
     fn catches_write_deadline_hidden_within_8_seeds() {
         check_catches(&WriteTimeoutEof, Bug::WriteDeadlineHidden, 8);
     }
 
     #[test]
-    #[ignore = "needs the agent's process API and write-deadline server"]
     fn is_deterministic() {
         check_deterministic(&WriteTimeoutEof, 0..8, &BugSet::none());
     }

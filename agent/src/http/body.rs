@@ -11,7 +11,9 @@ use super::ApiError;
 /// Decodes a JSON body as Go's `httpapi.Read` does: any decode error
 /// (syntax, wrong type, empty body) is 400 `Request body must be valid
 /// JSON.` with the decoder's text as detail; an oversized body is 413.
-pub fn decode_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+pub fn decode_json<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
     let bytes = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large.")
@@ -50,4 +52,3 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
         serde_json::Value::Object(_) => "object",
     }
 }
-

@@ -19,8 +19,8 @@ use super::wire::{
     ListProcessesResponse, ProcessOutputResponse, SignalProcessRequest, StartProcessRequest,
     StartProcessResponse,
 };
-use crate::http::deadline::WriteDeadline;
 use crate::http::body::decode_json;
+use crate::http::deadline::WriteDeadline;
 use crate::http::error::json;
 use crate::http::{ApiError, ChatContext};
 use crate::{Agent, Bug};
