@@ -3,7 +3,9 @@
 //! A scenario draws its faults from the `faults` stream (so adding one
 //! never reshuffles the workload) and schedules them on the world; the
 //! runner applies each between simulation steps once its time has come, and
-//! records it in the trace.
+//! records it in the trace. [`Episodes`] draws a seeded series of
+//! non-overlapping network faults on one link (holds, partitions, latency
+//! spikes), each undone before the next begins.
 
 use std::fmt;
 use std::time::Duration;
@@ -21,6 +23,14 @@ pub enum Fault {
     Crash(String),
     /// Restarts a host's software.
     Bounce(String),
+    /// Sets the latency of the link between two hosts to a range: each
+    /// message takes `min` to `max` (turmoil samples within it).
+    Latency {
+        a: String,
+        b: String,
+        min: Duration,
+        max: Duration,
+    },
 }
 
 impl fmt::Display for Fault {
@@ -32,6 +42,9 @@ impl fmt::Display for Fault {
             Fault::Repair(a, b) => write!(f, "repair {a} <-> {b}"),
             Fault::Crash(h) => write!(f, "crash {h}"),
             Fault::Bounce(h) => write!(f, "bounce {h}"),
+            Fault::Latency { a, b, min, max } => {
+                write!(f, "latency {a} <-> {b} {min:?}..{max:?}")
+            }
         }
     }
 }
@@ -45,6 +58,23 @@ impl Fault {
             Fault::Repair(a, b) => sim.repair(a.as_str(), b.as_str()),
             Fault::Crash(h) => sim.crash(h.as_str()),
             Fault::Bounce(h) => sim.bounce(h.as_str()),
+            Fault::Latency { a, b, min, max } => {
+                // Fixed at `min`, then the maximum raised: a range.
+                sim.set_link_latency(a.as_str(), b.as_str(), *min);
+                sim.set_link_max_message_latency(a.as_str(), b.as_str(), (*max).max(*min));
+            }
+        }
+    }
+
+    /// The fault that undoes this one, if there is one: release a hold,
+    /// repair a partition, bring a crashed host back. Latency has no
+    /// inverse here (the caller knows the range to go back to).
+    pub fn undo(&self) -> Option<Fault> {
+        match self {
+            Fault::Hold(a, b) => Some(Fault::Release(a.clone(), b.clone())),
+            Fault::Partition(a, b) => Some(Fault::Repair(a.clone(), b.clone())),
+            Fault::Crash(h) => Some(Fault::Bounce(h.clone())),
+            _ => None,
         }
     }
 }
@@ -70,6 +100,99 @@ impl FaultPlan {
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
+
+    /// The faults still to come, in order.
+    pub fn pending(&self) -> &[(Duration, Fault)] {
+        &self.pending
+    }
+}
+
+/// Non-overlapping fault episodes on one link, drawn from a seeded rng:
+/// each is a hold, a partition or a latency spike with its own length,
+/// separated by healthy gaps. Overlaps are avoided on purpose: turmoil's
+/// `release` heals a partition and `repair` strands held messages, so
+/// mixing them would test turmoil rather than the agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Episodes {
+    /// `(at, fault)` pairs in time order, each episode's start and end.
+    pub faults: Vec<(Duration, Fault)>,
+    /// When the last episode ends: the link is healthy from then on.
+    pub healed_at: Duration,
+}
+
+/// What [`Episodes::draw`] chooses from.
+#[derive(Clone, Debug)]
+pub struct EpisodeSpec {
+    /// The link's two hosts.
+    pub a: String,
+    pub b: String,
+    /// The link's normal latency, restored after a spike.
+    pub base: (Duration, Duration),
+    /// How many episodes.
+    pub count: std::ops::RangeInclusive<u32>,
+    /// When the first one may start.
+    pub first: std::ops::Range<Duration>,
+    /// Healthy time between two episodes.
+    pub gap: std::ops::Range<Duration>,
+    pub hold: std::ops::Range<Duration>,
+    pub partition: std::ops::Range<Duration>,
+    /// A spike's length, and its latency range's maximum (its minimum is
+    /// a fifth of that).
+    pub spike: std::ops::Range<Duration>,
+    pub spike_max: std::ops::Range<Duration>,
+}
+
+fn between(rng: &mut impl rand::Rng, r: &std::ops::Range<Duration>) -> Duration {
+    let (lo, hi) = (r.start.as_millis() as u64, r.end.as_millis() as u64);
+    Duration::from_millis(if hi > lo { rng.random_range(lo..hi) } else { lo })
+}
+
+impl Episodes {
+    /// Draws episodes from `rng` (use the run's `faults` stream).
+    pub fn draw(spec: &EpisodeSpec, rng: &mut impl rand::Rng) -> Episodes {
+        let (a, b) = (spec.a.clone(), spec.b.clone());
+        let mut faults = Vec::new();
+        let count = rng.random_range(spec.count.clone());
+        let mut at = between(rng, &spec.first);
+        for i in 0..count {
+            if i > 0 {
+                at += between(rng, &spec.gap);
+            }
+            let (start, end, length) = match rng.random_range(0..3) {
+                0 => (
+                    Fault::Hold(a.clone(), b.clone()),
+                    Fault::Release(a.clone(), b.clone()),
+                    between(rng, &spec.hold),
+                ),
+                1 => (
+                    Fault::Partition(a.clone(), b.clone()),
+                    Fault::Repair(a.clone(), b.clone()),
+                    between(rng, &spec.partition),
+                ),
+                _ => {
+                    let max = between(rng, &spec.spike_max);
+                    let latency = |min, max| Fault::Latency {
+                        a: a.clone(),
+                        b: b.clone(),
+                        min,
+                        max,
+                    };
+                    (
+                        latency(max / 5, max),
+                        latency(spec.base.0, spec.base.1),
+                        between(rng, &spec.spike),
+                    )
+                }
+            };
+            faults.push((at, start));
+            at += length;
+            faults.push((at, end));
+        }
+        Episodes {
+            faults,
+            healed_at: at,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -92,5 +215,49 @@ mod tests {
         assert_eq!(due, ["hold a <-> b", "release a <-> b"]);
         assert_eq!(plan.due(ms(100)).len(), 1);
         assert!(plan.is_empty());
+    }
+
+    fn spec() -> EpisodeSpec {
+        let ms = Duration::from_millis;
+        EpisodeSpec {
+            a: "a".into(),
+            b: "b".into(),
+            base: (ms(1), ms(5)),
+            count: 1..=6,
+            first: ms(100)..ms(200),
+            gap: ms(10)..ms(50),
+            hold: ms(20)..ms(80),
+            partition: ms(20)..ms(80),
+            spike: ms(20)..ms(80),
+            spike_max: ms(20)..ms(100),
+        }
+    }
+
+    #[test]
+    fn episodes_alternate_start_and_undo_in_time_order_and_end_healed() {
+        use rand::SeedableRng;
+        for seed in 0..64 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let e = Episodes::draw(&spec(), &mut rng);
+            assert!(e.faults.len() >= 2 && e.faults.len() % 2 == 0);
+            assert!(e.faults.windows(2).all(|w| w[0].0 <= w[1].0), "{e:?}");
+            for pair in e.faults.chunks(2) {
+                let (start, end) = (&pair[0].1, &pair[1].1);
+                match start.undo() {
+                    Some(undo) => assert_eq!(&undo, end),
+                    None => assert!(
+                        matches!(end, Fault::Latency { min, max, .. }
+                            if (*min, *max) == (Duration::from_millis(1), Duration::from_millis(5)))
+                    ),
+                }
+            }
+            assert_eq!(e.healed_at, e.faults.last().map(|f| f.0).unwrap_or_default());
+        }
+        let mut again = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut once = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        assert_eq!(
+            Episodes::draw(&spec(), &mut again),
+            Episodes::draw(&spec(), &mut once)
+        );
     }
 }
