@@ -19,6 +19,10 @@ pub enum Fault {
     /// Drops messages between two hosts.
     Partition(String, String),
     Repair(String, String),
+    /// Drops messages from the first host to the second only (an
+    /// asymmetric failure: the other direction still delivers).
+    PartitionOneway(String, String),
+    RepairOneway(String, String),
     /// Stops a host's software (its tasks are dropped).
     Crash(String),
     /// Restarts a host's software.
@@ -40,6 +44,8 @@ impl fmt::Display for Fault {
             Fault::Release(a, b) => write!(f, "release {a} <-> {b}"),
             Fault::Partition(a, b) => write!(f, "partition {a} <-> {b}"),
             Fault::Repair(a, b) => write!(f, "repair {a} <-> {b}"),
+            Fault::PartitionOneway(a, b) => write!(f, "partition {a} -> {b}"),
+            Fault::RepairOneway(a, b) => write!(f, "repair {a} -> {b}"),
             Fault::Crash(h) => write!(f, "crash {h}"),
             Fault::Bounce(h) => write!(f, "bounce {h}"),
             Fault::Latency { a, b, min, max } => {
@@ -56,6 +62,8 @@ impl Fault {
             Fault::Release(a, b) => sim.release(a.as_str(), b.as_str()),
             Fault::Partition(a, b) => sim.partition(a.as_str(), b.as_str()),
             Fault::Repair(a, b) => sim.repair(a.as_str(), b.as_str()),
+            Fault::PartitionOneway(a, b) => sim.partition_oneway(a.as_str(), b.as_str()),
+            Fault::RepairOneway(a, b) => sim.repair_oneway(a.as_str(), b.as_str()),
             Fault::Crash(h) => sim.crash(h.as_str()),
             Fault::Bounce(h) => sim.bounce(h.as_str()),
             Fault::Latency { a, b, min, max } => {
@@ -73,6 +81,7 @@ impl Fault {
         match self {
             Fault::Hold(a, b) => Some(Fault::Release(a.clone(), b.clone())),
             Fault::Partition(a, b) => Some(Fault::Repair(a.clone(), b.clone())),
+            Fault::PartitionOneway(a, b) => Some(Fault::RepairOneway(a.clone(), b.clone())),
             Fault::Crash(h) => Some(Fault::Bounce(h.clone())),
             _ => None,
         }
@@ -108,7 +117,8 @@ impl FaultPlan {
 }
 
 /// Non-overlapping fault episodes on one link, drawn from a seeded rng:
-/// each is a hold, a partition or a latency spike with its own length,
+/// each is a hold, a partition (both ways or one way, either direction)
+/// or a latency spike with its own length,
 /// separated by healthy gaps. Overlaps are avoided on purpose: turmoil's
 /// `release` heals a partition and `repair` strands held messages, so
 /// mixing them would test turmoil rather than the agent.
@@ -144,7 +154,11 @@ pub struct EpisodeSpec {
 
 fn between(rng: &mut impl rand::Rng, r: &std::ops::Range<Duration>) -> Duration {
     let (lo, hi) = (r.start.as_millis() as u64, r.end.as_millis() as u64);
-    Duration::from_millis(if hi > lo { rng.random_range(lo..hi) } else { lo })
+    Duration::from_millis(if hi > lo {
+        rng.random_range(lo..hi)
+    } else {
+        lo
+    })
 }
 
 impl Episodes {
@@ -158,7 +172,7 @@ impl Episodes {
             if i > 0 {
                 at += between(rng, &spec.gap);
             }
-            let (start, end, length) = match rng.random_range(0..3) {
+            let (start, end, length) = match rng.random_range(0..4) {
                 0 => (
                     Fault::Hold(a.clone(), b.clone()),
                     Fault::Release(a.clone(), b.clone()),
@@ -169,6 +183,18 @@ impl Episodes {
                     Fault::Repair(a.clone(), b.clone()),
                     between(rng, &spec.partition),
                 ),
+                2 => {
+                    let (from, to) = if rng.random_bool(0.5) {
+                        (a.clone(), b.clone())
+                    } else {
+                        (b.clone(), a.clone())
+                    };
+                    (
+                        Fault::PartitionOneway(from.clone(), to.clone()),
+                        Fault::RepairOneway(from, to),
+                        between(rng, &spec.partition),
+                    )
+                }
                 _ => {
                     let max = between(rng, &spec.spike_max);
                     let latency = |min, max| Fault::Latency {
@@ -245,13 +271,14 @@ mod tests {
                 let (start, end) = (&pair[0].1, &pair[1].1);
                 match start.undo() {
                     Some(undo) => assert_eq!(&undo, end),
-                    None => assert!(
-                        matches!(end, Fault::Latency { min, max, .. }
-                            if (*min, *max) == (Duration::from_millis(1), Duration::from_millis(5)))
-                    ),
+                    None => assert!(matches!(end, Fault::Latency { min, max, .. }
+                            if (*min, *max) == (Duration::from_millis(1), Duration::from_millis(5)))),
                 }
             }
-            assert_eq!(e.healed_at, e.faults.last().map(|f| f.0).unwrap_or_default());
+            assert_eq!(
+                e.healed_at,
+                e.faults.last().map(|f| f.0).unwrap_or_default()
+            );
         }
         let mut again = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let mut once = rand_chacha::ChaCha8Rng::seed_from_u64(3);

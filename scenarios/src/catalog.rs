@@ -12,11 +12,16 @@
 use harness::Scenario;
 use harness::selftest::HarnessSelfTest;
 
-use crate::{LostPathNotification, StaleOutput, WriteTimeoutEof};
+use crate::{FlakyNetwork, LostPathNotification, StaleOutput, WriteTimeoutEof};
 
 /// The public catalog.
 pub fn registered() -> Vec<&'static dyn Scenario> {
-    vec![&StaleOutput, &LostPathNotification, &WriteTimeoutEof]
+    vec![
+        &StaleOutput,
+        &LostPathNotification,
+        &WriteTimeoutEof,
+        &FlakyNetwork,
+    ]
 }
 
 /// Harness self-tests.

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use agent::Agent;
 use agent::headtail::{HeadTailBuffer, Truncation};
+use agent::{Agent, AgentConfig};
 use agent_sdk::HttpAgentConn;
 use harness::SimWorld;
 use harness::agent_host::{SimParts, agent_config, serve_agent};
@@ -18,6 +18,18 @@ pub const AGENT: &str = "agent";
 /// the run's bug switches; `setup` seeds files, scripts and repositories.
 pub fn agent_host(world: &mut SimWorld<'_>, setup: impl FnOnce(&SimParts)) -> SimParts {
     let config = agent_config(world.bugs());
+    agent_host_with(world, config, setup)
+}
+
+/// [`agent_host`] with a configuration of the scenario's own (start from
+/// [`agent_config`]). The host's software builds a fresh [`Agent`] each
+/// time it starts, so a bounce loses the process table and the PathStore
+/// while the filesystem and scripts (the parts) survive, as on a restart.
+pub fn agent_host_with(
+    world: &mut SimWorld<'_>,
+    config: AgentConfig,
+    setup: impl FnOnce(&SimParts),
+) -> SimParts {
     let parts = SimParts::new(world.seed(), world.trace(), &config);
     setup(&parts);
     let p = parts.clone();

@@ -7,10 +7,12 @@
 pub mod catalog;
 pub mod cli;
 mod common;
+mod flaky_network;
 mod lost_path_notification;
 mod stale_output;
 mod write_timeout_eof;
 
+pub use flaky_network::FlakyNetwork;
 pub use lost_path_notification::LostPathNotification;
 pub use stale_output::StaleOutput;
 pub use write_timeout_eof::WriteTimeoutEof;
