@@ -12,7 +12,7 @@
 use harness::Scenario;
 use harness::selftest::HarnessSelfTest;
 
-use crate::{FlakyNetwork, LostPathNotification, StaleOutput, WriteTimeoutEof};
+use crate::{AgentRestart, FlakyNetwork, LostPathNotification, StaleOutput, WriteTimeoutEof};
 
 /// The public catalog.
 pub fn registered() -> Vec<&'static dyn Scenario> {
@@ -21,6 +21,7 @@ pub fn registered() -> Vec<&'static dyn Scenario> {
         &LostPathNotification,
         &WriteTimeoutEof,
         &FlakyNetwork,
+        &AgentRestart,
     ]
 }
 

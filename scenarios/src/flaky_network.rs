@@ -91,20 +91,42 @@ fn ms(n: u64) -> Duration {
 
 /// One scripted command and how the model runs it.
 #[derive(Clone, Debug)]
-struct Job {
-    command: String,
-    script: Script,
-    expected: FinalResult,
+pub(crate) struct Job {
+    pub command: String,
+    pub script: Script,
+    pub expected: FinalResult,
     /// `None`: `run_in_background`; else the foreground timeout.
-    timeout: Option<Duration>,
-    start_at: Duration,
+    pub timeout: Option<Duration>,
+    pub start_at: Duration,
     /// `wait_timeout` of each `process_output` call.
-    polls: Vec<Duration>,
+    pub polls: Vec<Duration>,
+}
+
+impl Job {
+    /// A foreground job started at once, without `process_output` calls.
+    pub fn foreground(command: &str, script: Script, timeout: Duration) -> Job {
+        Job {
+            command: command.to_string(),
+            expected: FinalResult::of(&script),
+            script,
+            timeout: Some(timeout),
+            start_at: Duration::ZERO,
+            polls: Vec::new(),
+        }
+    }
+
+    /// `execute`'s arguments for this job.
+    pub fn execute_args(&self) -> serde_json::Value {
+        match self.timeout {
+            Some(t) => json!({"command": self.command, "timeout": format!("{}ms", t.as_millis())}),
+            None => json!({"command": self.command, "run_in_background": true}),
+        }
+    }
 }
 
 /// What the tools told the model about a job.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Told {
+pub(crate) enum Told {
     /// The start failed (R11): no id.
     StartFailed,
     /// A process id, from a background start or a failed wait.
@@ -313,7 +335,7 @@ fn is_final(a: &Answer, exp: &FinalResult) -> bool {
         && a.output == truncate_output(&exp.output)
 }
 
-fn describe(a: &Answer) -> String {
+pub(crate) fn describe(a: &Answer) -> String {
     format!(
         "success={} exit={} error={:?} note={:?} id={:?} {}",
         a.success,
@@ -340,7 +362,7 @@ fn check_partial(inv: &Invariants, who: &str, a: &Answer, script: &Script) {
 }
 
 /// Checks one `execute` answer; returns what the model learnt.
-fn check_execute(inv: &Invariants, job: &Job, a: &Answer) -> Told {
+pub(crate) fn check_execute(inv: &Invariants, job: &Job, a: &Answer) -> Told {
     let who = format!("execute {}", job.command);
     if job.timeout.is_none() {
         if a.error.starts_with("start background process: ") {
@@ -425,11 +447,7 @@ fn check_output(inv: &Invariants, job: &Job, id: &str, a: &Answer) -> bool {
 /// until the process is seen to finish.
 async fn run_job(c: Client, job: Job) -> Told {
     tokio::time::sleep(job.start_at).await;
-    let args = match job.timeout {
-        Some(t) => json!({"command": job.command, "timeout": format!("{}ms", t.as_millis())}),
-        None => json!({"command": job.command, "run_in_background": true}),
-    };
-    let r = c.call("execute", args, job.timeout).await;
+    let r = c.call("execute", job.execute_args(), job.timeout).await;
     let Some(a) = answer(&c.inv, "execute", &r) else {
         return Told::StartFailed;
     };

@@ -4,6 +4,7 @@
 //! seed and a set of bug switches (DESIGN.md section 5). See [`catalog`]
 //! for which ones are registered.
 
+mod agent_restart;
 pub mod catalog;
 pub mod cli;
 mod common;
@@ -12,6 +13,7 @@ mod lost_path_notification;
 mod stale_output;
 mod write_timeout_eof;
 
+pub use agent_restart::AgentRestart;
 pub use flaky_network::FlakyNetwork;
 pub use lost_path_notification::LostPathNotification;
 pub use stale_output::StaleOutput;

@@ -29,3 +29,25 @@ mod flaky_network {
         check_deterministic(&FlakyNetwork, 0..8, &BugSet::none());
     }
 }
+
+mod agent_restart {
+    use super::*;
+    use scenarios::AgentRestart;
+
+    #[test]
+    fn passes_seeds_0_to_256() {
+        check_passes(&AgentRestart, 0..256);
+    }
+
+    /// The crash always cuts the `execute` wait with a transport error, so
+    /// every seed catches it.
+    #[test]
+    fn catches_no_snapshot_fallback_within_8_seeds() {
+        check_catches(&AgentRestart, Bug::NoSnapshotFallback, 8);
+    }
+
+    #[test]
+    fn is_deterministic() {
+        check_deterministic(&AgentRestart, 0..8, &BugSet::none());
+    }
+}

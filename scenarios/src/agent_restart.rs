@@ -1,0 +1,428 @@
+//! `agent-restart` (issue 8): the agent host crashes in the middle of
+//! calls and comes back (turmoil `crash`, then `bounce` after a seeded
+//! downtime, possibly none). Its process table and PathStore are in memory
+//! and lost (spec 5.1); the filesystem and the repository survive.
+//!
+//! The `chatd` host meanwhile runs:
+//! * an `execute` of a long job (in flight at the crash);
+//! * a bare SDK blocking read (`wait=true`, no timeout of its own) on a
+//!   background server process;
+//! * the git watch, with the client-side reconnect loop a chat keeps: on
+//!   each (re)connection it re-adds its path by writing a file with its chat
+//!   id (the PathStore forgot it), then waits for a `changes` message
+//!   showing that write;
+//! * after the agent is back, an `execute` of a fresh job and a
+//!   `process_output` on the lost process.
+//!
+//! Invariants:
+//! * `clear-error-not-hang`: every request in flight at the crash fails
+//!   within [`CRASH_BOUND`] (a crashed process's sockets are closed by its
+//!   OS, so the peer sees the connection end): the bare SDK read gets a
+//!   transport error, the watch stream ends. A *new* connection to the
+//!   down host is neither accepted nor refused: turmoil keeps its SYN until
+//!   the host is back, as TCP keeps retransmitting one, so only a timeout
+//!   bounds it. The `execute` cut by the crash therefore answers within
+//!   [`CRASH_BOUND`] plus its snapshot budget (its wait fails at once; its
+//!   one snapshot waits for the agent, which answers 404, or gives up at the
+//!   budget), always with the process id; and the watch's reconnect loop
+//!   puts [`CONNECT_TIMEOUT`] on each attempt.
+//! * `tool-result-is-true-or-names-process` (as in `flaky-network`), and
+//!   every tool call returns within its timeout plus the margin.
+//! * `watch-resumes`: a `changes` message showing the write made after the
+//!   restart arrives within [`RESUME_BOUND`] of the agent coming back.
+//! * `agent-serves-after-restart`: the fresh job's `execute` returns its
+//!   true result; `process_output` on the lost id is a 404 failure.
+//!
+//! `no-snapshot-fallback` is caught on every seed: the interrupted wait is
+//! a transport error, and the buggy tool returns it without the id.
+
+use std::path::Path;
+use std::time::Duration;
+
+use agent::Bug;
+use agent::http::chat::CHAT_ID_HEADER;
+use agent_sdk::{AgentConn, OutputOptions, ServerMessage, StartProcessRequest};
+use chat_tools::{ChatTools, ToolOptions};
+use futures::StreamExt;
+use harness::fault::Fault;
+use harness::seed::stream;
+use harness::sim_exec::Script;
+use harness::sim_fs::PROJECT;
+use harness::{Scenario, SimConfig, SimWorld};
+use http::HeaderMap;
+use rand::Rng;
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::common::{AGENT, agent_host, connect};
+use crate::flaky_network::{
+    CHATD, Client, Job, SNAPSHOT_BUDGET, Told, answer, check_execute, describe,
+};
+
+/// See the module docs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AgentRestart;
+
+/// How soon after the crash a request in flight fails: the FIN of the dead
+/// sockets takes one message latency (at most 5 ms here) and the tick. 50 ms
+/// is ample and still far below any timeout in play.
+pub const CRASH_BOUND: Duration = Duration::from_millis(50);
+
+/// Each reconnect attempt of the watch gives up after this long.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How soon after the agent is back the watch shows the re-added path:
+/// an attempt pending at the restart is accepted then (its SYN was kept),
+/// else the next comes within [`RECONNECT_EVERY`]; then the WebSocket
+/// handshake, the write, and one scan (at most one 1 s scan cooldown if a
+/// scan had just run), with network headroom.
+pub const RESUME_BOUND: Duration = Duration::from_secs(2);
+
+/// The watch's reconnect interval.
+pub const RECONNECT_EVERY: Duration = Duration::from_millis(100);
+
+/// The file the chat writes to get its path (back) into the PathStore.
+const NOTES: &str = "notes.md";
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// When the agent goes down and comes back, from the start of the run.
+#[derive(Clone, Copy, Debug)]
+struct Outage {
+    crash_at: Duration,
+    back_at: Duration,
+}
+
+impl Scenario for AgentRestart {
+    fn name(&self) -> &'static str {
+        "agent-restart"
+    }
+
+    fn summary(&self) -> &'static str {
+        "the agent crashes mid-call and restarts: clear errors, no hang, the git watch reconnects and resumes"
+    }
+
+    fn catches(&self) -> &'static [Bug] {
+        &[Bug::NoSnapshotFallback]
+    }
+
+    fn config(&self) -> SimConfig {
+        SimConfig {
+            duration: Duration::from_secs(30),
+            ..SimConfig::default()
+        }
+    }
+
+    fn build(&self, world: &mut SimWorld<'_>) {
+        let mut rng = world.rng(stream::WORKLOAD);
+        let chat = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
+        let long = Job::foreground(
+            "long-build",
+            Script::new()
+                .write("building\n")
+                .sleep(ms(rng.random_range(3_000..=5_000)))
+                .write("built\n"),
+            ms(6_000),
+        );
+        let fresh_script = Script::new()
+            .write("checking\n")
+            .sleep(ms(rng.random_range(50..=500)))
+            .write("ok\n")
+            .exit([0, 1][rng.random_range(0..2)]);
+        let fresh = Job::foreground("fresh-check", fresh_script, ms(3_000));
+        let server = Script::new()
+            .write("listening\n")
+            .sleep(Duration::from_secs(60));
+
+        let mut faults = world.rng(stream::FAULTS);
+        let crash_at = ms(faults.random_range(400..=1_500));
+        let downtime = if faults.random_bool(0.2) {
+            Duration::ZERO
+        } else {
+            ms(faults.random_range(1..=1_500))
+        };
+        let outage = Outage {
+            crash_at,
+            back_at: crash_at + downtime,
+        };
+
+        let parts = agent_host(world, |parts| {
+            let root = Path::new(PROJECT);
+            let made = parts
+                .scanner
+                .init_repo(root, "main", Some("https://example.com/project.git"))
+                .and_then(|_| parts.fs.write(root.join("README.md"), "# project\n"))
+                .and_then(|_| parts.scanner.commit(root));
+            if let Err(e) = made {
+                tracing::warn!(error = %e, "cannot seed the repository");
+            }
+        });
+        for job in [&long, &fresh] {
+            parts
+                .scripts
+                .insert(job.command.clone(), job.script.clone());
+        }
+        parts.scripts.insert("dev-server", server);
+        world.fault(outage.crash_at, Fault::Crash(AGENT.into()));
+        world.fault(outage.back_at, Fault::Bounce(AGENT.into()));
+
+        let conn = connect();
+        let mut headers = HeaderMap::new();
+        if let Some(v) = agent_sdk::conn::header_value(&chat.to_string()) {
+            headers.insert(CHAT_ID_HEADER, v);
+        }
+        conn.set_extra_headers(headers);
+        let client = Client {
+            inv: world.invariants().clone(),
+            trace: world.trace().clone(),
+            conn,
+            tools: ChatTools::new(ToolOptions {
+                snapshot_timeout: SNAPSHOT_BUDGET,
+                ..ToolOptions::with_bugs(world.bugs().clone())
+            }),
+        };
+        world.client(CHATD, drive(client, chat, outage, long, fresh));
+    }
+}
+
+async fn drive(
+    c: Client,
+    chat: uuid::Uuid,
+    outage: Outage,
+    long: Job,
+    fresh: Job,
+) -> turmoil::Result {
+    let start = Instant::now();
+    let crash = start + outage.crash_at;
+    let back = start + outage.back_at;
+    let tasks = vec![
+        tokio::spawn(interrupted_execute(c.clone(), crash, long)),
+        tokio::spawn(bare_blocking_read(c.clone(), crash)),
+        tokio::spawn(watch(c.clone(), chat, crash, back)),
+    ];
+    let mut lost = None;
+    for t in tasks {
+        match t.await {
+            Ok(Some(id)) => lost = Some(id),
+            Ok(None) => {}
+            Err(e) => c
+                .inv
+                .fail("client-tasks-complete", "every task finishes", e),
+        }
+    }
+    after_restart(&c, back, fresh, lost).await;
+    Ok(())
+}
+
+/// Checks that something that failed at `now` did so within `bound` of
+/// the crash (it was in flight then).
+fn check_failed_promptly(c: &Client, what: &str, crash: Instant, bound: Duration) {
+    let now = Instant::now();
+    c.inv.check(
+        "clear-error-not-hang",
+        now >= crash && now <= crash + bound,
+        || format!("{what} fails within {bound:?} after the crash"),
+        || {
+            if now < crash {
+                format!("it ended {:?} before the crash", crash - now)
+            } else {
+                format!("it ended {:?} after the crash", now - crash)
+            }
+        },
+    );
+}
+
+/// The long job's `execute`, in flight when the agent crashes. Returns the
+/// id the tool gave.
+async fn interrupted_execute(c: Client, crash: Instant, job: Job) -> Option<String> {
+    let r = c.call("execute", job.execute_args(), job.timeout).await;
+    let a = answer(&c.inv, "execute", &r)?;
+    let told = check_execute(&c.inv, &job, &a);
+    c.inv.check(
+        "clear-error-not-hang",
+        matches!(told, Told::Id(_)) && !a.error.is_empty(),
+        || "execute of a job cut by the crash: an error with the process id".into(),
+        || describe(&a),
+    );
+    check_failed_promptly(
+        &c,
+        "execute cut by the crash",
+        crash,
+        CRASH_BOUND + SNAPSHOT_BUDGET,
+    );
+    match told {
+        Told::Id(id) => Some(id),
+        _ => None,
+    }
+}
+
+/// A plain SDK user: start a server, block on its output with no timeout.
+async fn bare_blocking_read(c: Client, crash: Instant) -> Option<String> {
+    let req = StartProcessRequest {
+        command: "dev-server".into(),
+        background: true,
+        ..StartProcessRequest::default()
+    };
+    let id = match c.conn.start_process(&req).await {
+        Ok(r) => r.id,
+        Err(e) => {
+            c.inv.fail("calls-succeed", "a started server", e);
+            return None;
+        }
+    };
+    let r = c
+        .conn
+        .process_output(&id, OutputOptions { wait: true })
+        .await;
+    c.trace.record(
+        "chatd.blocking_read",
+        format!("{r:?}").chars().take(200).collect::<String>(),
+    );
+    c.inv.check(
+        "clear-error-not-hang",
+        r.as_ref().is_err_and(|e| e.is_transport()),
+        || "the blocking read of a process killed by the crash: a transport error".into(),
+        || format!("{r:?}"),
+    );
+    check_failed_promptly(&c, "the blocking read", crash, CRASH_BOUND);
+    None
+}
+
+/// The git watch with its reconnect loop; done once a `changes` message
+/// shows the write made after the restart.
+async fn watch(c: Client, chat: uuid::Uuid, crash: Instant, back: Instant) -> Option<String> {
+    let file = format!("{PROJECT}/{NOTES}");
+    let mut generation = 0u32;
+    let give_up = back + RESUME_BOUND;
+    loop {
+        let attempt = tokio::time::timeout(CONNECT_TIMEOUT, c.conn.watch_git(Some(chat))).await;
+        let attempt = attempt.unwrap_or_else(|_| {
+            Err(agent_sdk::SdkError::Transport {
+                method: "GET".into(),
+                url: "git watch".into(),
+                reason: format!("no connection within {CONNECT_TIMEOUT:?}"),
+            })
+        });
+        let mut w = match attempt {
+            Ok(w) => w,
+            Err(e) => {
+                c.inv.check(
+                    "clear-error-not-hang",
+                    Instant::now() >= crash,
+                    || "the watch connects while the agent is up".into(),
+                    || e.to_string(),
+                );
+                if Instant::now() > give_up {
+                    c.inv.fail(
+                        "watch-resumes",
+                        format!("a watch within {RESUME_BOUND:?} of the restart"),
+                        e,
+                    );
+                    return None;
+                }
+                tokio::time::sleep(RECONNECT_EVERY).await;
+                continue;
+            }
+        };
+        let after_restart = Instant::now() >= back;
+        c.trace
+            .record("chatd.watching", format!("generation {generation}"));
+        // The PathStore may have forgotten us: add the path again.
+        let marker = format!("generation {generation}");
+        if let Err(e) = c
+            .conn
+            .write_file(&file, format!("{marker}\n").into_bytes())
+            .await
+        {
+            c.trace.record("chatd.write_failed", e.to_string());
+            generation += 1;
+            continue;
+        }
+        loop {
+            let next =
+                tokio::time::timeout_at(give_up.max(Instant::now()) + RESUME_BOUND, w.next()).await;
+            match next {
+                Ok(Some(Ok(ServerMessage::Changes { repositories, .. }))) => {
+                    let seen = repositories
+                        .iter()
+                        .any(|r| r.repo_root == PROJECT && r.unified_diff.contains(&marker));
+                    if seen {
+                        c.trace.record("chatd.watch_saw", marker.clone());
+                    }
+                    if seen && after_restart {
+                        c.inv.check(
+                            "watch-resumes",
+                            Instant::now() <= back + RESUME_BOUND,
+                            || format!("the re-added path's changes within {RESUME_BOUND:?} of the restart"),
+                            || format!("{:?} after it", Instant::now() - back),
+                        );
+                        let _ = w.close().await;
+                        return None;
+                    }
+                }
+                Ok(Some(Ok(ServerMessage::Error { message }))) => {
+                    c.inv.fail("watch-resumes", "no error message", message);
+                    return None;
+                }
+                Ok(None) | Ok(Some(Err(_))) => {
+                    c.trace
+                        .record("chatd.watch_ended", format!("generation {generation}"));
+                    check_failed_promptly(&c, "the git watch", crash, CRASH_BOUND);
+                    break;
+                }
+                Err(_) => {
+                    c.inv.fail(
+                        "watch-resumes",
+                        "a changes message or the watch's end",
+                        "nothing: the watch hangs",
+                    );
+                    return None;
+                }
+            }
+        }
+        generation += 1;
+    }
+}
+
+/// Once the agent is back: a fresh job gives its true result, and the
+/// process the crash took is a prompt failure.
+async fn after_restart(c: &Client, back: Instant, fresh: Job, lost: Option<String>) {
+    tokio::time::sleep_until(back).await;
+    let mut served = false;
+    for _ in 0..10 {
+        let r = c.call("execute", fresh.execute_args(), fresh.timeout).await;
+        let Some(a) = answer(&c.inv, "execute", &r) else {
+            return;
+        };
+        match check_execute(&c.inv, &fresh, &a) {
+            Told::Finished => {
+                served = true;
+                break;
+            }
+            // The listener may not be up in the very step of the bounce.
+            Told::StartFailed => tokio::time::sleep(RECONNECT_EVERY).await,
+            Told::Id(_) => break,
+        }
+    }
+    c.inv.check(
+        "agent-serves-after-restart",
+        served,
+        || format!("{}: its true result within 10 attempts", fresh.command),
+        || "no result".into(),
+    );
+    if let Some(id) = lost {
+        let wait = ms(1_000);
+        let args = json!({"process_id": id, "wait_timeout": "1s"});
+        let r = c.call("process_output", args, Some(wait)).await;
+        if let Some(a) = answer(&c.inv, "process_output", &r) {
+            c.inv.check(
+                "agent-serves-after-restart",
+                !a.success && a.error.contains("404"),
+                || format!("process_output on {id}, lost with the old agent: a 404 failure"),
+                || describe(&a),
+            );
+        }
+    }
+}
