@@ -3,16 +3,16 @@
 //! downtime, possibly none). Its process table and PathStore are in memory
 //! and lost (spec 5.1); the filesystem and the repository survive.
 //!
-//! The `chatd` host meanwhile runs:
-//! * an `execute` of a long job (in flight at the crash);
-//! * a bare SDK blocking read (`wait=true`, no timeout of its own) on a
-//!   background server process;
-//! * the git watch, with the client-side reconnect loop a chat keeps: on
-//!   each (re)connection it re-adds its path by writing a file with its chat
-//!   id (the PathStore forgot it), then waits for a `changes` message
-//!   showing that write;
-//! * after the agent is back, an `execute` of a fresh job and a
-//!   `process_output` on the lost process.
+//! Meanwhile, each on its own client host:
+//! * `chatd` runs an `execute` of a long job (in flight at the crash), and
+//!   once the agent is back an `execute` of a fresh job and a
+//!   `process_output` on the lost process;
+//! * `sdk-user` makes a bare SDK blocking read (`wait=true`, no timeout of
+//!   its own) on a background server process;
+//! * `watcher` keeps the chat's git watch, with the client-side reconnect
+//!   loop a chat keeps: on each (re)connection it re-adds its path by
+//!   writing a file with its chat id (the PathStore forgot it), then waits
+//!   for a `changes` message showing that write.
 //!
 //! Invariants:
 //! * `clear-error-not-hang`: every request in flight at the crash fails
@@ -95,6 +95,27 @@ struct Outage {
     back_at: Duration,
 }
 
+impl Outage {
+    /// The crash and the restart as instants of the sim clock (every host
+    /// starts at zero).
+    fn instants(self) -> (Instant, Instant) {
+        let start = Instant::now();
+        (start + self.crash_at, start + self.back_at)
+    }
+}
+
+/// The host making a bare SDK call.
+pub const SDK_USER: &str = "sdk-user";
+/// The host keeping the chat's git watch.
+pub const WATCHER: &str = "watcher";
+
+/// The one latency of every link. A crash sends the FIN of every dying
+/// connection at once, in tokio's task-teardown order, which follows
+/// process-global task ids rather than the seed; with a fixed latency and
+/// one in-flight connection per client host, that order cannot reach the
+/// trace (turmoil steps hosts in a fixed order).
+const LATENCY: Duration = Duration::from_millis(3);
+
 impl Scenario for AgentRestart {
     fn name(&self) -> &'static str {
         "agent-restart"
@@ -110,6 +131,8 @@ impl Scenario for AgentRestart {
 
     fn config(&self) -> SimConfig {
         SimConfig {
+            min_latency: LATENCY,
+            max_latency: LATENCY,
             duration: Duration::from_secs(30),
             ..SimConfig::default()
         }
@@ -168,52 +191,42 @@ impl Scenario for AgentRestart {
         world.fault(outage.crash_at, Fault::Crash(AGENT.into()));
         world.fault(outage.back_at, Fault::Bounce(AGENT.into()));
 
-        let conn = connect();
-        let mut headers = HeaderMap::new();
-        if let Some(v) = agent_sdk::conn::header_value(&chat.to_string()) {
-            headers.insert(CHAT_ID_HEADER, v);
-        }
-        conn.set_extra_headers(headers);
-        let client = Client {
-            inv: world.invariants().clone(),
-            trace: world.trace().clone(),
-            conn,
-            tools: ChatTools::new(ToolOptions {
-                snapshot_timeout: SNAPSHOT_BUDGET,
-                ..ToolOptions::with_bugs(world.bugs().clone())
-            }),
+        // One host per in-flight connection (see `config`).
+        let client = |world: &SimWorld<'_>| {
+            let conn = connect();
+            let mut headers = HeaderMap::new();
+            if let Some(v) = agent_sdk::conn::header_value(&chat.to_string()) {
+                headers.insert(CHAT_ID_HEADER, v);
+            }
+            conn.set_extra_headers(headers);
+            Client {
+                inv: world.invariants().clone(),
+                trace: world.trace().clone(),
+                conn,
+                tools: ChatTools::new(ToolOptions {
+                    snapshot_timeout: SNAPSHOT_BUDGET,
+                    ..ToolOptions::with_bugs(world.bugs().clone())
+                }),
+            }
         };
-        world.client(CHATD, drive(client, chat, outage, long, fresh));
+        let (chatd, user, watcher) = (client(world), client(world), client(world));
+        world.client(CHATD, async move {
+            let (crash, back) = outage.instants();
+            let lost = interrupted_execute(chatd.clone(), crash, long).await;
+            after_restart(&chatd, back, fresh, lost).await;
+            Ok(())
+        });
+        world.client(SDK_USER, async move {
+            let (crash, _) = outage.instants();
+            bare_blocking_read(user, crash).await;
+            Ok(())
+        });
+        world.client(WATCHER, async move {
+            let (crash, back) = outage.instants();
+            watch(watcher, chat, crash, back).await;
+            Ok(())
+        });
     }
-}
-
-async fn drive(
-    c: Client,
-    chat: uuid::Uuid,
-    outage: Outage,
-    long: Job,
-    fresh: Job,
-) -> turmoil::Result {
-    let start = Instant::now();
-    let crash = start + outage.crash_at;
-    let back = start + outage.back_at;
-    let tasks = vec![
-        tokio::spawn(interrupted_execute(c.clone(), crash, long)),
-        tokio::spawn(bare_blocking_read(c.clone(), crash)),
-        tokio::spawn(watch(c.clone(), chat, crash, back)),
-    ];
-    let mut lost = None;
-    for t in tasks {
-        match t.await {
-            Ok(Some(id)) => lost = Some(id),
-            Ok(None) => {}
-            Err(e) => c
-                .inv
-                .fail("client-tasks-complete", "every task finishes", e),
-        }
-    }
-    after_restart(&c, back, fresh, lost).await;
-    Ok(())
 }
 
 /// Checks that something that failed at `now` did so within `bound` of
@@ -259,7 +272,7 @@ async fn interrupted_execute(c: Client, crash: Instant, job: Job) -> Option<Stri
 }
 
 /// A plain SDK user: start a server, block on its output with no timeout.
-async fn bare_blocking_read(c: Client, crash: Instant) -> Option<String> {
+async fn bare_blocking_read(c: Client, crash: Instant) {
     let req = StartProcessRequest {
         command: "dev-server".into(),
         background: true,
@@ -267,10 +280,7 @@ async fn bare_blocking_read(c: Client, crash: Instant) -> Option<String> {
     };
     let id = match c.conn.start_process(&req).await {
         Ok(r) => r.id,
-        Err(e) => {
-            c.inv.fail("calls-succeed", "a started server", e);
-            return None;
-        }
+        Err(e) => return c.inv.fail("calls-succeed", "a started server", e),
     };
     let r = c
         .conn
@@ -287,12 +297,11 @@ async fn bare_blocking_read(c: Client, crash: Instant) -> Option<String> {
         || format!("{r:?}"),
     );
     check_failed_promptly(&c, "the blocking read", crash, CRASH_BOUND);
-    None
 }
 
 /// The git watch with its reconnect loop; done once a `changes` message
 /// shows the write made after the restart.
-async fn watch(c: Client, chat: uuid::Uuid, crash: Instant, back: Instant) -> Option<String> {
+async fn watch(c: Client, chat: uuid::Uuid, crash: Instant, back: Instant) {
     let file = format!("{PROJECT}/{NOTES}");
     let mut generation = 0u32;
     let give_up = back + RESUME_BOUND;
@@ -320,7 +329,7 @@ async fn watch(c: Client, chat: uuid::Uuid, crash: Instant, back: Instant) -> Op
                         format!("a watch within {RESUME_BOUND:?} of the restart"),
                         e,
                     );
-                    return None;
+                    return;
                 }
                 tokio::time::sleep(RECONNECT_EVERY).await;
                 continue;
@@ -359,12 +368,12 @@ async fn watch(c: Client, chat: uuid::Uuid, crash: Instant, back: Instant) -> Op
                             || format!("{:?} after it", Instant::now() - back),
                         );
                         let _ = w.close().await;
-                        return None;
+                        return;
                     }
                 }
                 Ok(Some(Ok(ServerMessage::Error { message }))) => {
                     c.inv.fail("watch-resumes", "no error message", message);
-                    return None;
+                    return;
                 }
                 Ok(None) | Ok(Some(Err(_))) => {
                     c.trace
@@ -378,7 +387,7 @@ async fn watch(c: Client, chat: uuid::Uuid, crash: Instant, back: Instant) -> Op
                         "a changes message or the watch's end",
                         "nothing: the watch hangs",
                     );
-                    return None;
+                    return;
                 }
             }
         }
