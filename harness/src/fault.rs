@@ -265,7 +265,7 @@ mod tests {
         for seed in 0..64 {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let e = Episodes::draw(&spec(), &mut rng);
-            assert!(e.faults.len() >= 2 && e.faults.len() % 2 == 0);
+            assert!(e.faults.len() >= 2 && e.faults.len().is_multiple_of(2));
             assert!(e.faults.windows(2).all(|w| w[0].0 <= w[1].0), "{e:?}");
             for pair in e.faults.chunks(2) {
                 let (start, end) = (&pair[0].1, &pair[1].1);

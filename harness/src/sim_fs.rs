@@ -458,7 +458,16 @@ impl Fs for SimFs {
     }
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.mkdir_p(path)
+        // The seam's contract (Go's `os.MkdirAll`): an existing
+        // non-directory is `NotADirectory`, which write-file answers with 400.
+        self.mkdir_p(path).map_err(|e| match e.raw_os_error() {
+            Some(libc::EEXIST) => os(libc::ENOTDIR),
+            _ => e,
+        })
+    }
+
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        SimFs::read_link(self, path)
     }
 
     fn write_new(&self, path: &Path, data: &[u8]) -> io::Result<()> {
@@ -673,6 +682,24 @@ mod tests {
         assert_eq!((m.kind, m.mode, m.len), (FileKind::File, 0, 1));
     }
 
+    /// The agent reads links through the seam; the trait's default (for
+    /// filesystems without symlinks) answered "not a symlink", so writing
+    /// through a link was a 500 under simulation (found by hostile-input).
+    #[test]
+    fn links_read_through_the_seam() {
+        let fs = fixture();
+        let seam: &dyn Fs = &fs;
+        assert_eq!(
+            seam.read_link(p("/home/coder/project/link")).unwrap(),
+            PathBuf::from("src")
+        );
+        check(
+            "read_link of a file",
+            seam.read_link(p("/home/coder/project/src/main.rs")),
+            Err(K::InvalidInput),
+        );
+    }
+
     #[test]
     fn ranges_and_listings() {
         let fs = fixture();
@@ -688,7 +715,12 @@ mod tests {
         check(
             "mkdir over a file",
             fs.create_dir_all(p("/home/coder/project/secret")),
-            Err(K::AlreadyExists),
+            Err(K::NotADirectory),
+        );
+        check(
+            "mkdir under a file",
+            fs.create_dir_all(p("/home/coder/project/src/main.rs/x")),
+            Err(K::NotADirectory),
         );
         fs.remove_all("/home/coder/project/a").unwrap();
         assert!(!fs.exists("/home/coder/project/a/b"));

@@ -12,7 +12,9 @@
 use harness::Scenario;
 use harness::selftest::HarnessSelfTest;
 
-use crate::{AgentRestart, FlakyNetwork, LostPathNotification, StaleOutput, WriteTimeoutEof};
+use crate::{
+    AgentRestart, FlakyNetwork, HostileInput, LostPathNotification, StaleOutput, WriteTimeoutEof,
+};
 
 /// The public catalog.
 pub fn registered() -> Vec<&'static dyn Scenario> {
@@ -22,6 +24,7 @@ pub fn registered() -> Vec<&'static dyn Scenario> {
         &WriteTimeoutEof,
         &FlakyNetwork,
         &AgentRestart,
+        &HostileInput,
     ]
 }
 

@@ -9,12 +9,14 @@ pub mod catalog;
 pub mod cli;
 mod common;
 mod flaky_network;
+pub mod hostile_input;
 mod lost_path_notification;
 mod stale_output;
 mod write_timeout_eof;
 
 pub use agent_restart::AgentRestart;
 pub use flaky_network::FlakyNetwork;
+pub use hostile_input::HostileInput;
 pub use lost_path_notification::LostPathNotification;
 pub use stale_output::StaleOutput;
 pub use write_timeout_eof::WriteTimeoutEof;
