@@ -23,7 +23,13 @@ pub enum Fault {
     /// asymmetric failure: the other direction still delivers).
     PartitionOneway(String, String),
     RepairOneway(String, String),
-    /// Stops a host's software (its tasks are dropped).
+    /// Stops a host's software (its tasks are dropped). Its connections
+    /// close (FIN) as its process's OS would close them, in tokio's
+    /// task-teardown order, which follows process-global task ids rather
+    /// than the seed: keep one connection per peer host in flight at a
+    /// crash and the link latency fixed, or that order reaches the trace
+    /// (see the `agent-restart` scenario). Messages sent to the host while
+    /// it is down wait on the link until it is bounced.
     Crash(String),
     /// Restarts a host's software.
     Bounce(String),
