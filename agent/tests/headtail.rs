@@ -89,7 +89,9 @@ fn large_output_truncation() {
 #[test]
 fn multi_mb_stays_bounded() {
     let buf = HeadTailBuffer::new();
-    let chunk: Vec<u8> = (0..4097u32).map(|i| b"abcdefghij\n"[i as usize % 11]).collect();
+    let chunk: Vec<u8> = (0..4097u32)
+        .map(|i| b"abcdefghij\n"[i as usize % 11])
+        .collect();
     let mut written = 0u64;
     while written < 5 << 20 {
         buf.write(&chunk);
@@ -115,17 +117,32 @@ fn long_line_truncation() {
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0].len(), MAX_LINE_LENGTH);
     assert!(lines[0].ends_with("... [truncated]"));
-    assert_eq!(out, format!("{}{LINE_TRUNCATION_SUFFIX}\n", "L".repeat(2032)));
+    assert_eq!(
+        out,
+        format!("{}{LINE_TRUNCATION_SUFFIX}\n", "L".repeat(2032))
+    );
 }
 
 #[test]
 fn long_line_in_tail() {
     let long = "T".repeat(3000);
-    let buf = filled(20, 5000, &[b"head line here\nmore\n", b"x\n", long.as_bytes(), b"\nend\n"]);
+    let buf = filled(
+        20,
+        5000,
+        &[
+            b"head line here\nmore\n",
+            b"x\n",
+            long.as_bytes(),
+            b"\nend\n",
+        ],
+    );
     let (out, info) = buf.output();
     assert!(out.contains("... [truncated]"), "{out}");
     assert_eq!(info.map(|i| i.omitted_bytes), Some(0));
-    assert!(out.ends_with(&format!("{}{LINE_TRUNCATION_SUFFIX}\nend\n", "T".repeat(2032))));
+    assert!(out.ends_with(&format!(
+        "{}{LINE_TRUNCATION_SUFFIX}\nend\n",
+        "T".repeat(2032)
+    )));
 }
 
 #[test]
@@ -239,7 +256,10 @@ fn check_concurrent_writers(writers: usize, lines: usize) {
         .collect();
     let written: u64 = handles.into_iter().map(|h| h.join().expect("writer")).sum();
     assert_eq!(buf.total_written(), written);
-    assert_eq!(buf.len() as u64, written.min((MAX_HEAD_BYTES + MAX_TAIL_BYTES) as u64));
+    assert_eq!(
+        buf.len() as u64,
+        written.min((MAX_HEAD_BYTES + MAX_TAIL_BYTES) as u64)
+    );
     let (out, info) = buf.output();
     assert!(out.len() <= MAX_RENDERED_BYTES);
     let info = info.expect("past the head");
@@ -249,7 +269,10 @@ fn check_concurrent_writers(writers: usize, lines: usize) {
     // tail's first (cut by the head/tail boundaries), every line is whole.
     let (head, tail) = out.split_once(&marker(info.omitted_bytes)).expect("marker");
     let head_lines: Vec<&str> = head.lines().collect();
-    let inner = head_lines[..head_lines.len() - 1].iter().copied().chain(tail.lines().skip(1));
+    let inner = head_lines[..head_lines.len() - 1]
+        .iter()
+        .copied()
+        .chain(tail.lines().skip(1));
     for line in inner {
         let words: Vec<&str> = line.split(' ').collect();
         assert!(
@@ -267,7 +290,13 @@ fn eight_writer_threads_keep_totals_and_bounds() {
 /// Renders `writes` into a `(max_head, max_tail)` buffer and compares with
 /// `want` and the omitted count (`None` = no info).
 #[track_caller]
-fn check_render(max_head: usize, max_tail: usize, writes: &[&[u8]], want: &str, omitted: Option<u64>) {
+fn check_render(
+    max_head: usize,
+    max_tail: usize,
+    writes: &[&[u8]],
+    want: &str,
+    omitted: Option<u64>,
+) {
     let buf = filled(max_head, max_tail, writes);
     let total = writes.iter().map(|w| w.len() as u64).sum();
     check_output(&buf, want, omitted.map(|o| (total, o)));
@@ -277,9 +306,21 @@ fn check_render(max_head: usize, max_tail: usize, writes: &[&[u8]], want: &str, 
 fn no_cut_splits_a_multibyte_character() {
     let euro = "€".as_bytes(); // E2 82 AC
     // Head ends inside "€": its first two bytes are dropped, counted omitted.
-    check_render(5, 3, &[b"abc", euro, b"-----", b"xyz"], &format!("abc{}xyz", marker(8)), Some(8));
+    check_render(
+        5,
+        3,
+        &[b"abc", euro, b"-----", b"xyz"],
+        &format!("abc{}xyz", marker(8)),
+        Some(8),
+    );
     // Tail starts inside "€": its last byte is skipped.
-    check_render(3, 4, &[b"abc", b"-----", euro, b"xyz"], &format!("abc{}xyz", marker(8)), Some(8));
+    check_render(
+        3,
+        4,
+        &[b"abc", b"-----", euro, b"xyz"],
+        &format!("abc{}xyz", marker(8)),
+        Some(8),
+    );
     // Both at once, with a 4-byte character at the tail start.
     let smile = "😀".as_bytes();
     check_render(
@@ -290,7 +331,13 @@ fn no_cut_splits_a_multibyte_character() {
         Some(8),
     );
     // A whole character right at a cut is kept.
-    check_render(5, 5, &[b"ab", euro, b"-", euro, b"yz"], &format!("ab€{}€yz", marker(1)), Some(1));
+    check_render(
+        5,
+        5,
+        &[b"ab", euro, b"-", euro, b"yz"],
+        &format!("ab€{}€yz", marker(1)),
+        Some(1),
+    );
 }
 
 #[test]
@@ -299,13 +346,23 @@ fn line_truncation_never_splits_a_character() {
     // keeps 2031 bytes (2047 with the suffix).
     let line = format!("{}€{}\n", "a".repeat(2031), "b".repeat(100));
     let buf = filled(MAX_HEAD_BYTES, MAX_TAIL_BYTES, &[line.as_bytes()]);
-    check_output(&buf, &format!("{}{LINE_TRUNCATION_SUFFIX}\n", "a".repeat(2031)), None);
+    check_output(
+        &buf,
+        &format!("{}{LINE_TRUNCATION_SUFFIX}\n", "a".repeat(2031)),
+        None,
+    );
 }
 
 #[test]
 fn invalid_bytes_become_one_replacement_per_maximal_subpart() {
     // A truncated sequence (E2 82) is one U+FFFD; stray bytes one each.
-    check_render(64, 64, &[b"a\xE2\x82b\x80\x80c\xFFd"], "a\u{FFFD}b\u{FFFD}\u{FFFD}c\u{FFFD}d", None);
+    check_render(
+        64,
+        64,
+        &[b"a\xE2\x82b\x80\x80c\xFFd"],
+        "a\u{FFFD}b\u{FFFD}\u{FFFD}c\u{FFFD}d",
+        None,
+    );
     // Line lengths count the replacement's three bytes: 700 stray bytes
     // render as 2100 bytes and are cut.
     let line = [0x80u8; 700];
@@ -343,17 +400,32 @@ fn the_snapshot_never_exceeds_the_tools_cap_and_keeps_the_newest_bytes() {
     let head_shown = out.find("\n\n... [omitted").expect("marker");
     assert_eq!(&out.as_bytes()[..head_shown], &all[..head_shown]);
     assert_eq!(head_shown % 80, 0, "the head keeps whole lines");
-    assert_eq!(info.omitted_bytes, all.len() as u64 - head_shown as u64 - MAX_TAIL_BYTES as u64);
+    assert_eq!(
+        info.omitted_bytes,
+        all.len() as u64 - head_shown as u64 - MAX_TAIL_BYTES as u64
+    );
 }
 
 #[test]
 fn a_zero_head_still_renders_the_tail() {
-    check_render(0, 8, &[b"abcdefghijkl"], &format!("{}efghijkl", marker(4)), Some(4));
+    check_render(
+        0,
+        8,
+        &[b"abcdefghijkl"],
+        &format!("{}efghijkl", marker(4)),
+        Some(4),
+    );
 }
 
 #[test]
 fn a_zero_tail_reports_what_went_past_the_head() {
-    check_render(4, 0, &[b"abcdefghijkl"], &format!("abcd{}", marker(8)), Some(8));
+    check_render(
+        4,
+        0,
+        &[b"abcdefghijkl"],
+        &format!("abcd{}", marker(8)),
+        Some(8),
+    );
 }
 
 #[test]
