@@ -91,7 +91,7 @@ fn truncation(total: u64, retained: usize, omitted: u64) -> Truncation {
 /// Skips up to three leading continuation bytes of the tail: the rest of a
 /// character whose start was omitted (or stray bytes that would only render
 /// as U+FFFD).
-fn skip_continuations<'a>(tail: [&'a [u8]; 2]) -> ([&'a [u8]; 2], usize) {
+fn skip_continuations(tail: [&[u8]; 2]) -> ([&[u8]; 2], usize) {
     let [mut a, mut b] = tail;
     let mut skip = 0;
     while skip < 3 {
@@ -288,13 +288,25 @@ fn scan_block<'a>(b: &'a [u8], base: u64, segs: &mut Vec<Seg<'a>>) {
 
 /// A long line, given the first `MAX_LINE_LENGTH + 1` bytes of its content.
 fn long_line(prefix: &[u8], start: u64, end: u64, nl: bool) -> Seg<'_> {
-    let valid = prefix.utf8_chunks().next().map_or("", |c| c.valid());
-    let body = if valid.len() >= KEEP {
-        Body::Trunc(&valid[..floor_char_boundary(valid, KEEP)], nl)
-    } else {
-        Body::Owned(render_line(prefix, true, nl))
+    let body = match kept_prefix(prefix) {
+        Some(kept) => Body::Trunc(kept, nl),
+        None => Body::Owned(render_line(prefix, true, nl)),
     };
     Seg { start, end, body }
+}
+
+/// The kept part of a long line when its first [`KEEP`] bytes are valid
+/// UTF-8 (the common case): its longest prefix of whole characters within
+/// `KEEP` bytes. `None` when invalid bytes come first (the lossy path).
+fn kept_prefix(content: &[u8]) -> Option<&str> {
+    // `from_utf8` has a word-at-a-time ASCII fast path; `utf8_chunks` walks
+    // byte by byte, several times slower on the hot snapshot path.
+    let head = &content[..content.len().min(KEEP + 3)];
+    let valid = match std::str::from_utf8(head) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).ok()?,
+    };
+    (valid.len() >= KEEP).then(|| &valid[..floor_char_boundary(valid, KEEP)])
 }
 
 /// Short lines: one borrowed run when valid UTF-8 (the common case), else
@@ -336,6 +348,15 @@ fn flush_run<'a>(b: &'a [u8], base: u64, segs: &mut Vec<Seg<'a>>) {
 /// its longest prefix of whole characters within [`KEEP`] bytes plus the
 /// suffix; then `\n` if `nl`.
 fn render_line(content: &[u8], long: bool, nl: bool) -> String {
+    if long && let Some(kept) = kept_prefix(content) {
+        let mut out = String::with_capacity(MAX_LINE_LENGTH + 1);
+        out.push_str(kept);
+        out.push_str(LINE_TRUNCATION_SUFFIX);
+        if nl {
+            out.push('\n');
+        }
+        return out;
+    }
     if !long {
         let decoded = String::from_utf8_lossy(content);
         if decoded.len() <= MAX_LINE_LENGTH {

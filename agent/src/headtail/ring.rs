@@ -79,17 +79,17 @@ impl State {
         if rest.len() >= max {
             // Whatever the ring held is overwritten: keep the last `max`
             // bytes, laid out unwrapped.
-            self.ring.copy_from_slice(&rest[rest.len() - max..]);
+            copy(&mut self.ring, &rest[rest.len() - max..]);
             self.ring_pos = 0;
             self.ring_full = true;
             return;
         }
         let pos = self.ring_pos;
         let first = (max - pos).min(rest.len());
-        self.ring[pos..pos + first].copy_from_slice(&rest[..first]);
+        copy(&mut self.ring[pos..pos + first], &rest[..first]);
         let second = rest.len() - first;
         if second > 0 {
-            self.ring[..second].copy_from_slice(&rest[first..]);
+            copy(&mut self.ring[..second], &rest[first..]);
             self.ring_pos = second;
             self.ring_full = true;
         } else if pos + first == max {
@@ -157,6 +157,26 @@ impl State {
         self.ring_pos = 0;
         self.ring_full = false;
         self.total = 0;
+    }
+}
+
+/// Bytes per `memcpy` call when filling the ring.
+const COPY_PIECE: usize = 2048;
+
+/// `dst.copy_from_slice(src)` in pieces of at most [`COPY_PIECE`] bytes.
+///
+/// Why: glibc's `memcpy` switches to `rep movsb` from 4 KiB on AVX2
+/// machines, which on this project's (AMD EPYC) machines copies 4 KiB in
+/// ~51 ns where two 2 KiB vector copies take ~43 ns (16 KiB: ~181 vs
+/// ~175 ns). The ring write is the whole cost of a large write.
+#[inline]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    if src.len() <= COPY_PIECE {
+        dst.copy_from_slice(src);
+        return;
+    }
+    for (d, s) in dst.chunks_mut(COPY_PIECE).zip(src.chunks(COPY_PIECE)) {
+        d.copy_from_slice(s);
     }
 }
 
