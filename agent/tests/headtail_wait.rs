@@ -104,3 +104,75 @@ async fn reset_reopens_the_buffer_for_the_next_close() {
     assert!(!buf.wait_closed_timeout(Duration::from_secs(1)).await);
     assert_eq!(woken(&buf, 1, false, || buf.close()).await, 1);
 }
+
+/// The same race through the real yield point: a simulation hook closes the
+/// buffer when the waiter reaches `headtail.wait.between_check_and_await`.
+/// Compiled when the agent's `sim` feature is on (as in the workspace
+/// build, where the harness turns it on).
+#[cfg(feature = "sim")]
+mod at_the_yield_point {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use agent::Bug;
+    use agent::sim::SimHook;
+    use futures::future::BoxFuture;
+
+    use super::*;
+
+    /// Closes `buf` at the wait's yield point; records bug switches taken.
+    struct CloseAtYield {
+        buf: Arc<HeadTailBuffer>,
+        seen: RefCell<Vec<String>>,
+    }
+
+    impl SimHook for CloseAtYield {
+        fn yield_point(&self, name: &'static str) -> BoxFuture<'static, ()> {
+            if name == "headtail.wait.between_check_and_await" {
+                self.buf.close();
+            }
+            self.seen.borrow_mut().push(name.to_string());
+            Box::pin(async {})
+        }
+
+        fn bug_taken(&self, bug: Bug) {
+            self.seen.borrow_mut().push(format!("bug {bug}"));
+        }
+
+        fn event(&self, _kind: &'static str, _detail: String) {}
+    }
+
+    /// Whether a waiter woke when closed at the yield point, and what the
+    /// hook saw.
+    async fn run(lost_wakeup: bool) -> (bool, Vec<String>) {
+        let buf = Arc::new(HeadTailBuffer::new());
+        let hook = Rc::new(CloseAtYield {
+            buf: Arc::clone(&buf),
+            seen: RefCell::new(Vec::new()),
+        });
+        let _guard = agent::sim::install(hook.clone());
+        let woke = tokio::time::timeout(LONG, buf.wait_closed_with(lost_wakeup))
+            .await
+            .is_ok();
+        assert!(buf.is_closed());
+        let seen = hook.seen.borrow().clone();
+        (woke, seen)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_fixed_wait_wakes_on_a_close_at_its_yield_point() {
+        let (woke, seen) = run(false).await;
+        assert!(woke);
+        assert_eq!(seen, ["headtail.wait.between_check_and_await"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_lost_wakeup_a_close_at_the_yield_point_is_lost_and_traced() {
+        let (woke, seen) = run(true).await;
+        assert!(!woke);
+        assert_eq!(
+            seen,
+            ["headtail.wait.between_check_and_await", "bug lost-wakeup"]
+        );
+    }
+}
