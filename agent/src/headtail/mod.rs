@@ -68,9 +68,12 @@
 //!
 //! **Consistent snapshots (W7).** `output()` renders directly from the ring
 //! under the lock: a snapshot is never torn by a concurrent write, and no
-//! intermediate 32 KiB copy is made. Rendering is one pass into a `String`
-//! allocated once at its final size; long lines are found with one `memrchr`
-//! per 2 KiB window, and only what is shown is validated and copied.
+//! intermediate 32 KiB copy is made. Each shown byte is copied once, into a
+//! `String` allocated once at its final size; long lines are found with one
+//! `memrchr` per 2 KiB window, and the part of a long line past its kept
+//! prefix is only scanned for its end, never validated or copied. A writer
+//! that arrives meanwhile waits for the render (about 1-2 µs for a full
+//! buffer), never for a reader to consume anything.
 //!
 //! **Cheap writes (W8).** One mutex; a write never waits for a reader to
 //! consume anything and never fails; once the ring exists a write allocates

@@ -1,8 +1,8 @@
 //! Rendering the LLM snapshot (`output()`): pieces, lines, the size cap.
 //!
 //! The rules are stated in the module docs of [`super`]; this file implements
-//! them in one pass that reads the ring in place (under the buffer's lock)
-//! and writes the result into a `String` allocated once at its final size:
+//! them reading the ring in place (under the buffer's lock), copying each
+//! shown byte once, into a `String` allocated once at its final size:
 //!
 //! 1. *Plan*: each piece (the head, the tail, or both joined) becomes a short
 //!    list of [`Seg`]s. Runs of lines of at most [`MAX_LINE_LENGTH`] bytes
