@@ -75,11 +75,12 @@
 //! that arrives meanwhile waits for the render (about 1-2 µs for a full
 //! buffer), never for a reader to consume anything.
 //!
-//! **Cheap writes (W8).** One mutex; a write never waits for a reader to
-//! consume anything and never fails; once the ring exists a write allocates
-//! nothing and makes no syscall (it notifies no one: [`close`] is the only
-//! wake-up). A write larger than the ring copies only its last
-//! `max_tail` bytes, the only ones that can survive.
+//! **Cheap writes (W8).** One mutex (no poisoning: every operation leaves
+//! the state consistent). A write never waits for a reader to consume
+//! anything and never fails; once the ring exists it allocates nothing and
+//! makes no syscall of its own (it notifies no one: [`close`] is the only
+//! wake-up). A write larger than the ring copies only its last `max_tail`
+//! bytes, the only ones that can survive.
 //!
 //! **Sized(0, n) works (W6).** A zero-byte head counts as full, so the ring's
 //! bytes are rendered (after the marker) instead of an empty snapshot.
@@ -101,9 +102,9 @@ mod utf8;
 mod wait;
 
 use std::fmt;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use parking_lot::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use ring::State;
@@ -139,6 +140,11 @@ pub struct Truncation {
 
 /// Process output with bounded memory and a blocking wait for close.
 pub struct HeadTailBuffer {
+    /// The one lock. `parking_lot`'s rather than std's: with several writers
+    /// on few cores (W5: 4 threads, 2 cores) it spins, then yields so a
+    /// preempted holder can finish, before parking, where std's parks after a
+    /// short spin and then pays a futex wake on every unlock; measured here
+    /// that doubles W5's throughput, and the uncontended cost is the same.
     state: Mutex<State>,
     closed: CloseSignal,
 }
@@ -175,10 +181,8 @@ impl HeadTailBuffer {
         }
     }
 
-    /// The state, whether or not a panicking thread poisoned the lock: every
-    /// operation leaves it consistent, so poison carries no information.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock()
     }
 
     /// Appends `p` and returns its length: never blocks on readers, never
