@@ -83,6 +83,8 @@ fn headtail(c: &mut Criterion) {
     g.bench_function("W4b", |b| b.iter(|| after_w3.output()));
 
     g.throughput(Throughput::Bytes(4 * 16 * MIB as u64));
+    // ~1 ms per iteration: 100 samples need more than the default 5 s.
+    g.measurement_time(Duration::from_secs(8));
     g.bench_function("W5", |b| b.iter_custom(|iters| w5(iters, &w2)));
     g.finish();
 }
