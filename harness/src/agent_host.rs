@@ -286,8 +286,7 @@ mod tests {
     fn a_client_that_panics_is_a_failed_run() {
         let run = AgentRun::new(Seed(0), BugSet::none());
         let outcome = run
-            .run(|_, _| {}, |_| async { panic!("client bug") })
-            .map(|()| ())
+            .run::<(), _, _, _>(|_, _| {}, |_| async { panic!("client bug") })
             .expect_err("fails");
         assert!(
             matches!(&outcome.failure, Some(Failure::Panic(p)) if p.contains("client bug")),
