@@ -131,10 +131,12 @@ fn run_writes_the_trace_as_json_lines() {
 
 #[test]
 fn bad_usage_exits_two_with_a_clear_error() {
+    let known: Vec<&str> = scenarios::catalog::all().iter().map(|s| s.name()).collect();
     agentsim(&["run", "no-such-scenario", "--seed", "1"])
         .code(2)
-        .stderr(predicate::str::contains(
-            "unknown scenario \"no-such-scenario\" (known: harness-selftest",
+        .stderr(format!(
+            "agentsim: error: unknown scenario \"no-such-scenario\" (known: {})\n",
+            known.join(", ")
         ));
     agentsim(&["run", "harness-selftest", "--seed", "12x"])
         .code(2)
