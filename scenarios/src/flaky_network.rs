@@ -56,7 +56,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::common::{AGENT, FinalResult, agent_host_with, connect};
+use crate::common::{AGENT, FinalResult, connect};
 
 /// See the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -243,7 +243,7 @@ impl Scenario for FlakyNetwork {
             max_wait: MAX_WAIT,
             ..agent_config(world.bugs())
         };
-        let parts = agent_host_with(world, config, |_| {});
+        let parts = harness::agent_host::host_agent(world, config, |_| {});
         for job in &jobs {
             parts
                 .scripts

@@ -39,7 +39,7 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use rand::Rng;
 
-use crate::common::{AGENT, agent_host_with, connect};
+use crate::common::{AGENT, connect};
 
 /// The generators and the answer check of `agent/tests/bad_input.rs`.
 #[allow(dead_code, unreachable_pub)]
@@ -89,7 +89,7 @@ impl Scenario for HostileInput {
             wait_delay: Duration::from_secs(1),
             ..agent_config(world.bugs())
         };
-        let parts = agent_host_with(world, config, |parts| {
+        let parts = harness::agent_host::host_agent(world, config, |parts| {
             if let Err(e) = sandbox(parts) {
                 tracing::warn!(error = %e, "cannot seed the sandbox");
             }
