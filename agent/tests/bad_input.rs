@@ -521,3 +521,42 @@ async fn git_show_never_reads_the_ref_as_a_git_option() {
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(a.json()["contents"], "alpha\nbeta\n");
 }
+
+/// An upload the agent rejects (beyond the body limit) leaves no trace,
+/// not even the parent directories of its path (found by the
+/// `hostile-input` simulation: `write-file?path=<sandbox>/new/c.txt` with a
+/// huge body answered 413 and left `new/` behind).
+#[tokio::test]
+async fn a_rejected_upload_creates_no_parent_directory() {
+    let sandbox = Sandbox::new();
+    let (router, _home) = plain_router();
+    let before = sandbox.snapshot();
+    let uri = format!(
+        "/api/v0/write-file?path={}/new/deeper/c.txt",
+        sandbox.root()
+    );
+    let c = Concrete {
+        method: Method::POST,
+        path: "/api/v0/write-file".into(),
+        path_and_query: uri.clone(),
+        headers: Vec::new(),
+        body: Bytes::from(vec![b'x'; BODY_LIMIT + 1]),
+    };
+    let a = send_oneshot(&router, &c).await;
+    assert_eq!(a.status, 413, "{uri}: {:?}", a.body);
+    assert_eq!(
+        sandbox.snapshot(),
+        before,
+        "{:?}",
+        diff(&before, &sandbox.snapshot())
+    );
+    // Within the limit, the parents are made and the file written.
+    let c = Concrete {
+        body: Bytes::from_static(b"ok\n"),
+        ..c
+    };
+    let a = send_oneshot(&router, &c).await;
+    assert_eq!(a.status, 200, "{uri}: {:?}", a.body);
+    let written = std::fs::read(format!("{}/new/deeper/c.txt", sandbox.root())).unwrap();
+    assert_eq!(written, b"ok\n");
+}

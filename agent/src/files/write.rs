@@ -40,9 +40,11 @@ pub(crate) fn resolve_failed(path: &str, e: ResolveError) -> ApiError {
 /// Writes `body` to `path` (as requested) and, on success with a chat
 /// context, records the path for the chat and its ancestors.
 ///
-/// The body is taken as a future so that the path is validated (and parent
-/// directories made) before the upload is read, as the original did; a body
-/// that fails to arrive is a 500 and touches nothing.
+/// The body is taken as a future so that the path is validated before the
+/// upload is read, as the original did. A body that fails to arrive (413
+/// beyond the limit, else 500) touches nothing: missing parent directories
+/// are made only once it has (the original made them first and left them
+/// behind).
 pub async fn write_file<B>(
     agent: &Agent,
     chat: &ChatContext,
@@ -54,7 +56,10 @@ where
 {
     let fs = agent.seams().fs.clone();
     let resolved = resolve_for_write(agent, path)?;
-    if let Some(dir) = resolved.parent() {
+    let make_parents = || -> Result<(), ApiError> {
+        let Some(dir) = resolved.parent() else {
+            return Ok(());
+        };
         fs.create_dir_all(dir).map_err(|e| {
             let status = match e.kind() {
                 io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
@@ -62,7 +67,15 @@ where
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             ApiError::new(status, PathError::new("mkdir", dir, e).to_string())
-        })?;
+        })
+    };
+    // A parent that is there (or cannot be, e.g. a file in the way) is
+    // answered now, as before; only a missing one waits for the body.
+    let parent_missing = resolved.parent().is_some_and(
+        |dir| matches!(fs.metadata(dir), Err(e) if e.kind() == io::ErrorKind::NotFound),
+    );
+    if !parent_missing {
+        make_parents()?;
     }
 
     let is_dir = |meta: &super::fs::Metadata| -> Result<(), ApiError> {
@@ -86,6 +99,9 @@ where
         ),
         BodyError::Read(why) => ApiError::internal(format!("write {}: {why}", resolved.display())),
     })?;
+    if parent_missing {
+        make_parents()?;
+    }
 
     let guards = super::lock_paths(agent, &BTreeSet::from([resolved.clone()])).await;
     let mode = match fs.metadata(&resolved) {
