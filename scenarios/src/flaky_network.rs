@@ -98,8 +98,9 @@ pub(crate) struct Job {
     /// `None`: `run_in_background`; else the foreground timeout.
     pub timeout: Option<Duration>,
     pub start_at: Duration,
-    /// `wait_timeout` of each `process_output` call.
-    pub polls: Vec<Duration>,
+    /// `wait_timeout` of each `process_output` call, and the model's
+    /// turn before it.
+    pub polls: Vec<(Duration, Duration)>,
 }
 
 impl Job {
@@ -191,7 +192,12 @@ fn plan(rng: &mut ChaCha8Rng) -> Vec<Job> {
                 timeout,
                 start_at,
                 polls: (0..MAX_POLLS)
-                    .map(|_| ms(rng.random_range(500..=3_000)))
+                    .map(|_| {
+                        (
+                            ms(rng.random_range(500..=3_000)),
+                            ms(rng.random_range(50..=300)),
+                        )
+                    })
                     .collect(),
             }
         })
@@ -290,12 +296,13 @@ impl Client {
             .call(tool, self.conn.as_ref(), args.clone())
             .await;
         let took = start.elapsed();
+        let summary = match serde_json::from_str::<Answer>(&result.text) {
+            Ok(a) if !result.is_error => describe(&a),
+            _ => result.text.chars().take(160).collect(),
+        };
         self.trace.record(
             format!("chatd.{tool}"),
-            format!(
-                "{args} -> {took:?}: {}",
-                result.text.chars().take(160).collect::<String>()
-            ),
+            format!("{args} -> {took:?}: {summary}"),
         );
         if let Some(timeout) = timeout {
             self.inv.check(
@@ -336,11 +343,11 @@ fn is_final(a: &Answer, exp: &FinalResult) -> bool {
 }
 
 pub(crate) fn describe(a: &Answer) -> String {
+    let error: String = a.error.chars().take(120).collect();
     format!(
-        "success={} exit={} error={:?} note={:?} id={:?} {}",
+        "success={} exit={} error={error:?} note={:?} id={:?} {}",
         a.success,
         a.exit_code,
-        a.error,
         a.note,
         a.background_process_id,
         FinalResult::describe(&a.output, &a.truncated, None)
@@ -455,7 +462,8 @@ async fn run_job(c: Client, job: Job) -> Told {
     let Told::Id(id) = &told else {
         return told;
     };
-    for wait in &job.polls {
+    for (wait, think) in &job.polls {
+        tokio::time::sleep(*think).await;
         let args = json!({"process_id": id, "wait_timeout": format!("{}ms", wait.as_millis())});
         let r = c.call("process_output", args, Some(*wait)).await;
         let Some(a) = answer(&c.inv, "process_output", &r) else {
@@ -512,6 +520,14 @@ async fn final_check(c: &Client, jobs: &[Job], told: &BTreeMap<String, Told>) {
             .filter(|p| p.command == job.command)
             .map(|p| p.id.as_str())
             .collect();
+        c.trace.record(
+            "chatd.final",
+            format!(
+                "{}: told {:?}, the agent has {ids:?}",
+                job.command,
+                told.get(&job.command)
+            ),
+        );
         let ok = match told.get(&job.command) {
             Some(Told::Id(id)) => ids == [id.as_str()],
             Some(Told::Finished) => ids.len() == 1,
