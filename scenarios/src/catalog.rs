@@ -12,11 +12,21 @@
 use harness::Scenario;
 use harness::selftest::HarnessSelfTest;
 
-use crate::{LostPathNotification, StaleOutput, WriteTimeoutEof};
+use crate::{
+    ChatIsolation, ConcurrentEdits, LostPathNotification, SignalVsExit, StaleOutput,
+    WriteTimeoutEof,
+};
 
 /// The public catalog.
 pub fn registered() -> Vec<&'static dyn Scenario> {
-    vec![&StaleOutput, &LostPathNotification, &WriteTimeoutEof]
+    vec![
+        &StaleOutput,
+        &LostPathNotification,
+        &WriteTimeoutEof,
+        &ChatIsolation,
+        &ConcurrentEdits,
+        &SignalVsExit,
+    ]
 }
 
 /// Harness self-tests.

@@ -5,12 +5,18 @@
 //! for which ones are registered.
 
 pub mod catalog;
+mod chat_isolation;
 pub mod cli;
 mod common;
+mod concurrent_edits;
 mod lost_path_notification;
+mod signal_vs_exit;
 mod stale_output;
 mod write_timeout_eof;
 
+pub use chat_isolation::ChatIsolation;
+pub use concurrent_edits::ConcurrentEdits;
 pub use lost_path_notification::LostPathNotification;
+pub use signal_vs_exit::SignalVsExit;
 pub use stale_output::StaleOutput;
 pub use write_timeout_eof::WriteTimeoutEof;
