@@ -13,7 +13,7 @@ use harness::Scenario;
 use harness::selftest::HarnessSelfTest;
 
 use crate::{
-    ChatIsolation, ConcurrentEdits, LostPathNotification, SignalVsExit, StaleOutput,
+    BlockingWait, ChatIsolation, ConcurrentEdits, LostPathNotification, SignalVsExit, StaleOutput,
     WriteTimeoutEof,
 };
 
@@ -26,6 +26,7 @@ pub fn registered() -> Vec<&'static dyn Scenario> {
         &ChatIsolation,
         &ConcurrentEdits,
         &SignalVsExit,
+        &BlockingWait,
     ]
 }
 

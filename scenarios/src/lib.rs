@@ -4,6 +4,7 @@
 //! seed and a set of bug switches (DESIGN.md section 5). See [`catalog`]
 //! for which ones are registered.
 
+mod blocking_wait;
 pub mod catalog;
 mod chat_isolation;
 pub mod cli;
@@ -14,6 +15,7 @@ mod signal_vs_exit;
 mod stale_output;
 mod write_timeout_eof;
 
+pub use blocking_wait::BlockingWait;
 pub use chat_isolation::ChatIsolation;
 pub use concurrent_edits::ConcurrentEdits;
 pub use lost_path_notification::LostPathNotification;
