@@ -594,7 +594,6 @@ async fn process_lifecycle_start_signal_verify_exit() {
 }
 
 #[tokio::test]
-#[ignore = "needs the real head/tail buffer (the interim one never truncates)"]
 async fn process_lifecycle_output_exceeds_buffer() {
     let (_home, agent, c) = setup().await;
     // 100,000 lines of 10 bytes: far beyond 16 KiB head + 16 KiB tail.

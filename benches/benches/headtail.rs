@@ -1,1 +1,127 @@
-fn main() {}
+//! Head/tail buffer workloads W1-W5 (DESIGN.md section 8), the same
+//! definitions as the Go reference measurement:
+//!
+//! * W1: 1,048,576 writes of a 16-byte newline-terminated line (16 MiB).
+//! * W2: 64 MiB in 4 KiB chunks of 80-byte lines.
+//! * W3: 64 MiB in 64 KiB chunks with no newline.
+//! * W4: one snapshot (`output()`) of a full buffer after the W2 data.
+//! * W4b: one snapshot after the W3 data.
+//! * W5: four threads writing 16 MiB each of W2 chunks into one buffer.
+//!
+//! Write workloads report bytes/s (`Throughput::Bytes`); snapshots report
+//! time per snapshot (and snapshots/s). Each write iteration starts from a fresh buffer, like
+//! a new process. Run: `cargo bench -p benches --bench headtail`.
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use agent::headtail::HeadTailBuffer;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+const MIB: usize = 1 << 20;
+
+/// A 4 KiB chunk cut from a stream of 80-byte lines (79 bytes and `\n`).
+fn w2_chunk() -> Vec<u8> {
+    let line: Vec<u8> = (0..79u8).map(|i| b'a' + i % 26).chain([b'\n']).collect();
+    line.iter().copied().cycle().take(4096).collect()
+}
+
+/// A 64 KiB chunk without a newline.
+fn w3_chunk() -> Vec<u8> {
+    (0..64 * 1024).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// Writes `total` bytes of `chunk` (repeated) into `buf`.
+fn write_all(buf: &HeadTailBuffer, chunk: &[u8], total: usize) {
+    for _ in 0..total / chunk.len() {
+        black_box(buf.write(black_box(chunk)));
+    }
+}
+
+fn headtail(c: &mut Criterion) {
+    let mut g = c.benchmark_group("headtail");
+
+    let line = b"0123456789abcde\n";
+    let w1_writes = 1 << 20;
+    g.throughput(Throughput::Bytes((w1_writes * line.len()) as u64));
+    g.bench_function("W1", |b| {
+        b.iter(|| {
+            let buf = HeadTailBuffer::new();
+            write_all(&buf, line, w1_writes * line.len());
+            buf
+        })
+    });
+
+    let w2 = w2_chunk();
+    g.throughput(Throughput::Bytes(64 * MIB as u64));
+    g.bench_function("W2", |b| {
+        b.iter(|| {
+            let buf = HeadTailBuffer::new();
+            write_all(&buf, &w2, 64 * MIB);
+            buf
+        })
+    });
+
+    let w3 = w3_chunk();
+    g.throughput(Throughput::Bytes(64 * MIB as u64));
+    g.bench_function("W3", |b| {
+        b.iter(|| {
+            let buf = HeadTailBuffer::new();
+            write_all(&buf, &w3, 64 * MIB);
+            buf
+        })
+    });
+
+    let after_w2 = HeadTailBuffer::new();
+    write_all(&after_w2, &w2, 64 * MIB);
+    let after_w3 = HeadTailBuffer::new();
+    write_all(&after_w3, &w3, 64 * MIB);
+    // Snapshots: the rate is snapshots per second.
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("W4", |b| b.iter(|| after_w2.output()));
+    g.bench_function("W4b", |b| b.iter(|| after_w3.output()));
+
+    g.throughput(Throughput::Bytes(4 * 16 * MIB as u64));
+    // ~1 ms per iteration: 100 samples need more than the default 5 s.
+    g.measurement_time(Duration::from_secs(8));
+    g.bench_function("W5", |b| b.iter_custom(|iters| w5(iters, &w2)));
+    g.finish();
+}
+
+/// W5 on four long-lived writer threads (spawning threads per iteration
+/// would add ~100 us to a ~1 ms iteration): each iteration releases them on
+/// a barrier, they write 16 MiB each into one fresh buffer, and the clock
+/// stops when the last one is done.
+fn w5(iters: u64, chunk: &[u8]) -> Duration {
+    const WRITERS: usize = 4;
+    let start = Arc::new(Barrier::new(WRITERS + 1));
+    let done = Arc::new(Barrier::new(WRITERS + 1));
+    let slot: Arc<std::sync::Mutex<Arc<HeadTailBuffer>>> =
+        Arc::new(std::sync::Mutex::new(Arc::new(HeadTailBuffer::new())));
+    let mut elapsed = Duration::ZERO;
+    std::thread::scope(|s| {
+        for _ in 0..WRITERS {
+            let (start, done, slot) = (Arc::clone(&start), Arc::clone(&done), Arc::clone(&slot));
+            s.spawn(move || {
+                for _ in 0..iters {
+                    start.wait();
+                    let buf = Arc::clone(&slot.lock().expect("slot"));
+                    write_all(&buf, chunk, 16 * MIB);
+                    done.wait();
+                }
+            });
+        }
+        for _ in 0..iters {
+            *slot.lock().expect("slot") = Arc::new(HeadTailBuffer::new());
+            let t = Instant::now();
+            start.wait();
+            done.wait();
+            elapsed += t.elapsed();
+        }
+    });
+    elapsed
+}
+
+criterion_group!(benches, headtail);
+criterion_main!(benches);

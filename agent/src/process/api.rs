@@ -144,12 +144,11 @@ async fn output(
         }
         // Bounded by the cap; the client leaving drops this whole future
         // (hyper drops the handler when the connection closes).
-        // TODO(merge with the head/tail buffer): `wait_closed_with(
-        // agent.bug(Bug::LostWakeup))` once that API is in this tree.
+        // `lost-wakeup` checks before registering for the wake-up (R7).
         let buffer = process.buffer().clone();
         tokio::select! {
             biased;
-            () = buffer.wait_closed() => {}
+            () = buffer.wait_closed_with(agent.bug(Bug::LostWakeup)) => {}
             () = tokio::time::sleep(config.max_wait) => {}
         }
     }
