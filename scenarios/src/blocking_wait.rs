@@ -8,8 +8,8 @@
 //! the exit. Invariants:
 //!
 //! - `waiter-wakes-promptly`: every answer arrives within one sim tick plus
-//!   network latency (and the handler's own yield point) of the later of
-//!   the exit and the request's arrival. The exit's moment is the agent's
+//!   network latency (and the sleeps of the two yield points on its path)
+//!   of the later of the exit and the request's arrival. The exit's moment is the agent's
 //!   own `proc.exit` trace event, published right before the buffer closes.
 //!   A lost wake-up instead sleeps until the 5-minute cap.
 //! - `waiter-gets-final`: the answer is the final one (`running: false`,
@@ -112,11 +112,16 @@ impl Scenario for BlockingWait {
         }
         let config = self.config();
         // From the later of exit and arrival to the answer: the tick the
-        // close wakes the handler in, the handler's yield point between its
-        // two reads, and the answer's trip back.
-        let slack = config.tick * 2 + config.sched.max_sleep + config.max_latency;
+        // close wakes the handler in, the answer's trip back, and the two
+        // yield points on the way (between the wait's check and its await,
+        // between the handler's two reads), whose sleeps stand in for
+        // preemption. A lost wake-up is late by minutes, not milliseconds.
+        let slack = config.tick * 2 + config.sched.max_sleep * 2 + config.max_latency;
         let (inv, trace) = (world.invariants().clone(), world.trace().clone());
-        world.client("client", drive(inv, trace, jobs, config.max_latency, slack));
+        // A call opens a fresh connection: the handshake's round trip, then
+        // the request, before the handler runs.
+        let arrival = config.max_latency * 3;
+        world.client("client", drive(inv, trace, jobs, arrival, slack));
     }
 }
 
@@ -138,7 +143,7 @@ async fn drive(
     inv: Invariants,
     trace: Trace,
     jobs: Vec<Job>,
-    latency: Duration,
+    arrival: Duration,
     slack: Duration,
 ) -> turmoil::Result {
     let conn = connect();
@@ -230,7 +235,7 @@ async fn drive(
                         "no proc.exit event",
                     );
                 };
-                let due = exit.max(sent + latency) + slack;
+                let due = exit.max(sent + arrival) + slack;
                 inv.check(
                     "waiter-wakes-promptly",
                     answered <= due,

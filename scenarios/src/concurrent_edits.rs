@@ -170,7 +170,8 @@ impl History {
     /// The version a read of journal `k` started at `read` must show at
     /// least, and the notes it must contain: those acknowledged before it
     /// with no rewrite that may have come after them (one not acknowledged
-    /// before the note started).
+    /// before the note started). Call it once the read is answered, so that
+    /// every rewrite the read may have seen is known.
     fn journal_floor(&self, k: usize, read: Instant) -> (u32, Vec<String>) {
         let changes = self.journal.get(&k).map(Vec::as_slice).unwrap_or(&[]);
         let acked_before = |c: &Change| c.acked.is_some_and(|a| a < read);
@@ -464,17 +465,14 @@ impl Chat {
     /// the counters must match exactly).
     async fn read(&self, journal: bool, k: usize, last: bool) -> bool {
         let started = Instant::now();
-        let (floor, path) = {
+        // Counters only grow: their floor is fixed when the read starts.
+        // A journal's floor is taken once the read is answered, when every
+        // rewrite that may have come before the read is known.
+        let (counters_floor, path) = if journal {
+            (None, journal_path(k))
+        } else {
             let h = self.shared.lock();
-            if journal {
-                let (v, notes) = h.journal_floor(k, started);
-                (Floor::Journal(v, notes), journal_path(k))
-            } else {
-                (
-                    Floor::Counters(h.counts(&h.acked, k, self.chats)),
-                    counters_path(k),
-                )
-            }
+            (Some(h.counts(&h.acked, k, self.chats)), counters_path(k))
         };
         let content = match self.conn.read_file(&path, 0, 0).await {
             Ok((bytes, _)) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -485,8 +483,8 @@ impl Chat {
         } else {
             format!("chat{} read", self.me)
         };
-        match floor {
-            Floor::Counters(acked) => {
+        match counters_floor {
+            Some(acked) => {
                 let issued = {
                     let h = self.shared.lock();
                     h.counts(&h.issued, k, self.chats)
@@ -514,7 +512,8 @@ impl Chat {
                     || format!("{seen:?} in {content:?}"),
                 )
             }
-            Floor::Journal(version, notes) => {
+            None => {
+                let (version, notes) = self.shared.lock().journal_floor(k, started);
                 let seen = parse_version(&content);
                 let missing: Vec<&String> = notes
                     .iter()
@@ -529,12 +528,6 @@ impl Chat {
             }
         }
     }
-}
-
-/// What a read must show at least.
-enum Floor {
-    Counters(Vec<u32>),
-    Journal(u32, Vec<String>),
 }
 
 fn parse_count(content: &str, chat: usize) -> Option<u32> {

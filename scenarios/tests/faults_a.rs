@@ -92,14 +92,11 @@ mod blocking_wait {
     }
 
     #[test]
-    #[ignore = "needs the lost-wakeup switch from the headtail branch"]
     fn catches_lost_wakeup_within_64_seeds() {
         check_catches(&BlockingWait, Bug::LostWakeup, 64);
     }
 
     #[test]
-    #[ignore = "the interim head/tail buffer wakes waiters through tokio::sync::watch, whose shard \
-                choice reads tokio's unseeded rng; deterministic with the headtail branch's Notify"]
     fn is_deterministic() {
         check_deterministic(&BlockingWait, 0..8, &BugSet::none());
     }
