@@ -164,11 +164,12 @@ impl Script {
 
 type Fallback = Arc<dyn Fn(&SpawnSpec) -> Option<Script> + Send + Sync>;
 
-/// Scripts by exact command string, plus an optional fallback.
+/// Scripts by exact command string, plus an optional fallback. Clones
+/// share both, so a scenario can add to the book the agent already holds.
 #[derive(Clone, Default)]
 pub struct ScriptBook {
     scripts: Arc<Mutex<BTreeMap<String, Script>>>,
-    fallback: Option<Fallback>,
+    fallback: Arc<Mutex<Option<Fallback>>>,
 }
 
 impl ScriptBook {
@@ -184,11 +185,22 @@ impl ScriptBook {
 
     /// Consulted for commands without an exact entry.
     pub fn with_fallback(
-        mut self,
+        self,
         f: impl Fn(&SpawnSpec) -> Option<Script> + Send + Sync + 'static,
     ) -> Self {
-        self.fallback = Some(Arc::new(f));
+        self.set_fallback(f);
         self
+    }
+
+    /// Sets (or replaces) the fallback of this book and every clone of it,
+    /// e.g. a small shell that computes output from the command's
+    /// environment or the simulated filesystem.
+    pub fn set_fallback(&self, f: impl Fn(&SpawnSpec) -> Option<Script> + Send + Sync + 'static) {
+        let mut slot = match self.fallback.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *slot = Some(Arc::new(f));
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Script>> {
@@ -204,7 +216,11 @@ impl ScriptBook {
         if let Some(s) = self.lock().get(&spec.command) {
             return s.clone();
         }
-        if let Some(s) = self.fallback.as_ref().and_then(|f| f(spec)) {
+        let fallback = match self.fallback.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        if let Some(s) = fallback.and_then(|f| f(spec)) {
             return s;
         }
         let name = spec.command.split_whitespace().next().unwrap_or("");
@@ -760,6 +776,23 @@ mod tests {
             .err()
             .expect("spawn fails");
         assert_eq!(err.0, "chdir /x: no such file or directory");
+    }
+
+    #[test]
+    fn a_fallback_set_on_a_clone_serves_the_book_the_exec_holds() {
+        let book = ScriptBook::new();
+        let held = book.clone();
+        book.set_fallback(|spec| {
+            let name = spec.command.strip_prefix("echo ")?;
+            Some(Script::new().write(format!("{name}\n")))
+        });
+        let spec = |cmd: &str| SpawnSpec {
+            command: cmd.into(),
+            workdir: None,
+            env: vec![],
+        };
+        assert_eq!(held.lookup(&spec("echo hi")).output(), b"hi\n");
+        assert_eq!(held.lookup(&spec("frob")).exit_code(), 127);
     }
 
     #[test]

@@ -3,38 +3,27 @@
 
 use std::sync::Arc;
 
-use agent::Agent;
 use agent::headtail::{HeadTailBuffer, Truncation};
 use agent::http::chat::CHAT_ID_HEADER;
 use agent_sdk::{AgentConn, HttpAgentConn};
 use harness::SimWorld;
-use harness::agent_host::{SimParts, agent_config, serve_agent};
+use harness::agent_host::{self, SimParts, agent_config};
 use harness::net::TurmoilConnector;
 use harness::sim_exec::Script;
 
 /// The agent's host name in every scenario.
-pub const AGENT: &str = "agent";
+pub const AGENT: &str = agent_host::AGENT_HOST;
 
 /// Registers the agent host (before any client, DESIGN.md section 9) with
 /// the run's bug switches; `setup` seeds files, scripts and repositories.
 pub fn agent_host(world: &mut SimWorld<'_>, setup: impl FnOnce(&SimParts)) -> SimParts {
     let config = agent_config(world.bugs());
-    let parts = SimParts::new(world.seed(), world.trace(), &config);
-    setup(&parts);
-    let p = parts.clone();
-    world.host(AGENT, move || {
-        let (config, seams) = (config.clone(), p.seams());
-        async move {
-            serve_agent(Agent::new(config, seams)).await?;
-            Ok(())
-        }
-    });
-    parts
+    agent_host::host_agent(world, config, setup)
 }
 
 /// An SDK connection to the agent host.
 pub fn connect() -> Arc<HttpAgentConn<TurmoilConnector>> {
-    Arc::new(HttpAgentConn::new(TurmoilConnector::agent(AGENT)))
+    Arc::new(agent_host::connect())
 }
 
 /// An SDK connection that speaks for `chat` (its `Coder-Chat-Id` header on

@@ -31,7 +31,7 @@ fn agentsim(args: &[&str]) -> assert_cmd::assert::Assert {
 fn help_documents_every_subcommand() {
     let out = agentsim(&["--help"]).success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    for sub in ["list", "bugs", "run", "sweep"] {
+    for sub in ["list", "bugs", "tools", "run", "sweep"] {
         assert!(text.contains(&format!("\n  {sub} ")), "{sub}: {text}");
     }
     agentsim(&["sweep", "--help"]).success().stdout(
@@ -56,6 +56,39 @@ fn bugs_lists_every_switch_with_the_scenarios_that_catch_it() {
     let all: Vec<&str> = agent::Bug::ALL.iter().map(|b| b.name()).collect();
     assert_eq!(names, all);
     assert!(text.lines().all(|l| l.split('\t').count() == 2), "{text}");
+}
+
+#[test]
+fn tools_prints_the_chat_tool_registry_as_json() {
+    let out = agentsim(&["tools"]).success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert_eq!(text, format!("{}\n", chat_tools::registry_json()));
+    let tools: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let names: Vec<&str> = tools
+        .as_array()
+        .expect("an array of tools")
+        .iter()
+        .map(|t| t["name"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "execute",
+            "process_output",
+            "process_list",
+            "process_signal",
+            "read_file",
+            "edit_files",
+            "write_file"
+        ]
+    );
+    for tool in tools.as_array().unwrap() {
+        assert!(
+            !tool["description"].as_str().unwrap_or("").is_empty(),
+            "{tool}"
+        );
+        assert_eq!(tool["parameters"]["type"], "object", "{tool}");
+    }
 }
 
 #[test]
@@ -116,10 +149,12 @@ fn run_writes_the_trace_as_json_lines() {
 
 #[test]
 fn bad_usage_exits_two_with_a_clear_error() {
+    let known: Vec<&str> = scenarios::catalog::all().iter().map(|s| s.name()).collect();
     agentsim(&["run", "no-such-scenario", "--seed", "1"])
         .code(2)
-        .stderr(predicate::str::contains(
-            "unknown scenario \"no-such-scenario\" (known: ",
+        .stderr(format!(
+            "agentsim: error: unknown scenario \"no-such-scenario\" (known: {})\n",
+            known.join(", ")
         ));
     agentsim(&["run", "harness-selftest", "--seed", "12x"])
         .code(2)

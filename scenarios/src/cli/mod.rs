@@ -35,6 +35,9 @@ pub enum Command {
     List,
     /// Print `bug switch<TAB>scenarios that catch it` per switch.
     Bugs,
+    /// Print the chat tools as the model sees them: name, description and
+    /// JSON schema of each, as pretty JSON.
+    Tools,
     /// Run one seed of one scenario and print its outcome.
     Run {
         /// The scenario's name (see `list`).
@@ -139,6 +142,10 @@ fn dispatch(command: Command) -> Result<ExitCode, UsageError> {
                 };
                 println!("{bug}\t{by}");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tools => {
+            println!("{}", chat_tools::registry_json());
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
