@@ -63,8 +63,9 @@ impl SimParts {
     pub fn new(seed: Seed, trace: &Trace, config: &AgentConfig) -> Self {
         let fs = SimFs::new();
         let scripts = ScriptBook::new();
-        let exec =
-            SimExec::new(scripts.clone(), config.wait_delay, trace.clone()).with_fs(fs.clone());
+        let exec = SimExec::new(scripts.clone(), config.wait_delay, trace.clone())
+            .with_fs(fs.clone())
+            .with_bugs(&config.bugs);
         SimParts {
             scanner: SimScanner::new(fs.clone()),
             ids: Arc::new(SeededIds::new(seed.rng(stream::IDS))),

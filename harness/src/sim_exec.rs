@@ -14,6 +14,13 @@
 //! successful exit turns into a wait error (exit code -1). Signals follow
 //! spec 2.6: `kill` ends every member, `terminate` applies each member's
 //! reaction, and a group with no live member answers "no such process".
+//!
+//! Known-bug switch `reaper-steals` (spec R4): with it on, every shell exit
+//! also wakes a reap-everything loop (PID-1 mode's `waitpid(-1)`), and
+//! whichever of it and the manager's wait runs first collects the status.
+//! When the reaper wins, the manager's wait gets ECHILD, a wait error: exit
+//! code -1. Without it, the manager's wait is the status's single owner
+//! (the #22881 design).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,15 +32,20 @@ use agent::headtail::HeadTailBuffer;
 use agent::process::exec::{
     Exec, ExitStatus, ProcessControl, Signal, SignalError, SpawnError, SpawnSpec, Spawned,
 };
+use agent::{Bug, BugSet};
 use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
+use crate::sched::yield_point;
 use crate::sim_fs::SimFs;
 use crate::trace::Trace;
 
 const SIGKILL: i32 = 9;
 const SIGTERM: i32 = 15;
+
+/// What the manager's wait sees when the reaper took the status first.
+pub const ECHILD: &str = "wait: no child processes";
 
 /// What a member does on `terminate` (SIGTERM).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -225,6 +237,8 @@ pub struct SimExec {
     wait_delay: Duration,
     fs: Option<SimFs>,
     trace: Trace,
+    /// `reaper-steals`: a reap-everything loop races the manager's wait.
+    reaper: bool,
 }
 
 impl SimExec {
@@ -235,7 +249,15 @@ impl SimExec {
             wait_delay,
             fs: None,
             trace,
+            reaper: false,
         }
+    }
+
+    /// Takes the simulated process table's own switches from `bugs`
+    /// (`reaper-steals`).
+    pub fn with_bugs(mut self, bugs: &BugSet) -> Self {
+        self.reaper = bugs.is_on(Bug::ReaperSteals);
+        self
     }
 
     /// Checks working directories against `fs` at spawn (a missing one
@@ -264,6 +286,10 @@ struct GroupState {
     members: Vec<Member>,
     /// Set when the wait delay expired: later writes are lost.
     pipe_closed: bool,
+    /// The manager's wait has taken the shell's status.
+    collected: bool,
+    /// The reaper took the shell's status before the manager's wait.
+    stolen: bool,
 }
 
 /// Shared by the member tasks, the exit future and the control.
@@ -274,6 +300,8 @@ struct Group {
     output: Arc<HeadTailBuffer>,
     trace: Trace,
     command: String,
+    /// See [`SimExec::with_bugs`].
+    reaper: bool,
 }
 
 impl Group {
@@ -301,7 +329,7 @@ impl Group {
     }
 
     /// Ends `member` with `status` (no-op if it already ended).
-    fn end(&self, member: usize, status: ExitStatus) {
+    fn end(self: &Arc<Self>, member: usize, status: ExitStatus) {
         let mut st = self.lock();
         let Some(m) = st.members.get_mut(member) else {
             return;
@@ -319,11 +347,24 @@ impl Group {
             "exec.exit",
             format!("{:?} {label}: {status:?}", self.command),
         );
+        // The shell's SIGCHLD wakes the reaper before the manager's wait is
+        // woken: whichever the scheduler runs first collects the status.
+        if member == 0 && self.reaper {
+            tokio::spawn(reap_everything(self.clone()));
+        }
         self.changed.send_modify(|n| *n += 1);
     }
 
-    fn shell_status(&self) -> Option<ExitStatus> {
-        self.lock().members.first().and_then(|m| m.status.clone())
+    /// The manager's wait: the shell's status once it exited (taking it),
+    /// or ECHILD if the reaper took it first.
+    fn collect_shell(&self) -> Option<ExitStatus> {
+        let mut st = self.lock();
+        let status = st.members.first().and_then(|m| m.status.clone())?;
+        st.collected = true;
+        if st.stolen {
+            return Some(ExitStatus::WaitError(ECHILD.into()));
+        }
+        Some(status)
     }
 
     fn pipe_held(&self) -> bool {
@@ -353,6 +394,26 @@ impl Group {
         {
             m.abort = Some(task.abort_handle());
         }
+    }
+}
+
+/// The reap-everything loop's turn after the shell's exit (`waitpid(-1)`):
+/// takes the status unless the manager's wait already has.
+async fn reap_everything(group: Arc<Group>) {
+    yield_point("exec.reaper.before_waitpid").await;
+    let stole = {
+        let mut st = group.lock();
+        let stole = !st.collected;
+        st.stolen |= stole;
+        stole
+    };
+    if stole {
+        agent::sim::bug_taken(Bug::ReaperSteals);
+        cov_mark::hit!(reaper_steals);
+        group.trace.record(
+            "exec.reaper",
+            format!("{:?} sh: status stolen", group.command),
+        );
     }
 }
 
@@ -390,11 +451,14 @@ impl Exec for SimExec {
             state: Mutex::new(GroupState {
                 members: Vec::new(),
                 pipe_closed: false,
+                collected: false,
+                stolen: false,
             }),
             changed: watch::Sender::new(0),
             output,
             trace: self.trace.clone(),
             command: spec.command.clone(),
+            reaper: self.reaper,
         });
         group.add_member("sh".to_string(), script, true);
         let exit = wait_for_exit(group.clone(), self.wait_delay);
@@ -429,7 +493,7 @@ fn check_workdir(fs: &SimFs, dir: &Path) -> Result<(), SpawnError> {
 async fn wait_for_exit(group: Arc<Group>, wait_delay: Duration) -> ExitStatus {
     let mut changed = group.changed.subscribe();
     let status = loop {
-        if let Some(s) = group.shell_status() {
+        if let Some(s) = group.collect_shell() {
             break s;
         }
         if changed.changed().await.is_err() {
@@ -529,6 +593,16 @@ mod tests {
         script: Script,
         act: impl FnOnce(Arc<dyn ProcessControl>) -> futures::future::BoxFuture<'static, ()> + 'static,
     ) -> Seen {
+        run_with(&BugSet::none(), script, act)
+    }
+
+    /// [`run`] with the process table's bug switches.
+    fn run_with(
+        bugs: &BugSet,
+        script: Script,
+        act: impl FnOnce(Arc<dyn ProcessControl>) -> futures::future::BoxFuture<'static, ()> + 'static,
+    ) -> Seen {
+        let bugs = bugs.clone();
         let seen = Arc::new(StdMutex::new(None));
         let s = seen.clone();
         let mut sim = turmoil::Builder::new()
@@ -537,7 +611,7 @@ mod tests {
         sim.client("agent", async move {
             let book = ScriptBook::new();
             book.insert("cmd", script);
-            let exec = SimExec::new(book, WAIT_DELAY, Trace::new());
+            let exec = SimExec::new(book, WAIT_DELAY, Trace::new()).with_bugs(&bugs);
             let out = Arc::new(HeadTailBuffer::new());
             let start = tokio::time::Instant::now();
             let spec = SpawnSpec {
@@ -581,6 +655,24 @@ mod tests {
                 at: ms(300)
             }
         );
+    }
+
+    #[test]
+    fn the_manager_wait_owns_the_exit_status_without_the_reaper() {
+        for code in [0, 3] {
+            let script = Script::new().sleep(ms(10)).exit(code);
+            assert_eq!(run(script, idle).status, ExitStatus::Code(code));
+        }
+    }
+
+    #[test]
+    fn with_reaper_steals_a_reaper_running_first_leaves_the_wait_echild() {
+        cov_mark::check!(reaper_steals);
+        let bugs = BugSet::none().with(Bug::ReaperSteals);
+        let seen = run_with(&bugs, Script::new().write("x").sleep(ms(10)).exit(3), idle);
+        assert_eq!(seen.status, ExitStatus::WaitError(ECHILD.into()));
+        assert_eq!(seen.status.exit_code(), -1);
+        assert_eq!((seen.output.as_str(), seen.at), ("x", ms(10)));
     }
 
     #[test]

@@ -13,7 +13,8 @@ use harness::Scenario;
 use harness::selftest::HarnessSelfTest;
 
 use crate::{
-    AgentRestart, FlakyNetwork, HostileInput, LostPathNotification, StaleOutput, WriteTimeoutEof,
+    AgentRestart, BlockingWait, ChatIsolation, ConcurrentEdits, FlakyNetwork, HostileInput,
+    LostPathNotification, SignalVsExit, StaleOutput, WriteTimeoutEof,
 };
 
 /// The public catalog.
@@ -22,6 +23,10 @@ pub fn registered() -> Vec<&'static dyn Scenario> {
         &StaleOutput,
         &LostPathNotification,
         &WriteTimeoutEof,
+        &ChatIsolation,
+        &ConcurrentEdits,
+        &SignalVsExit,
+        &BlockingWait,
         &FlakyNetwork,
         &AgentRestart,
         &HostileInput,

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use agent::headtail::{HeadTailBuffer, Truncation};
-use agent_sdk::HttpAgentConn;
+use agent::http::chat::CHAT_ID_HEADER;
+use agent_sdk::{AgentConn, HttpAgentConn};
 use harness::SimWorld;
 use harness::agent_host::{self, SimParts, agent_config};
 use harness::net::TurmoilConnector;
@@ -23,6 +24,23 @@ pub fn agent_host(world: &mut SimWorld<'_>, setup: impl FnOnce(&SimParts)) -> Si
 /// An SDK connection to the agent host.
 pub fn connect() -> Arc<HttpAgentConn<TurmoilConnector>> {
     Arc::new(agent_host::connect())
+}
+
+/// An SDK connection that speaks for `chat` (its `Coder-Chat-Id` header on
+/// every call): one connection per chat, as chatd keeps.
+pub fn connect_as(chat: uuid::Uuid) -> Arc<HttpAgentConn<TurmoilConnector>> {
+    let conn = connect();
+    let mut headers = http::HeaderMap::new();
+    if let Some(v) = agent_sdk::conn::header_value(&chat.to_string()) {
+        headers.insert(CHAT_ID_HEADER, v);
+    }
+    conn.set_extra_headers(headers);
+    conn
+}
+
+/// A chat id drawn from a workload rng.
+pub fn chat_id(rng: &mut impl rand::Rng) -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(rng.random()).into_uuid()
 }
 
 /// What a finished process must report: the final snapshot of everything

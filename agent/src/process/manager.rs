@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use indexmap::IndexMap;
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::exec::{ExitStatus, ProcessControl, Signal, SignalError, SpawnSpec};
@@ -87,7 +86,7 @@ pub struct Process {
     buffer: Arc<HeadTailBuffer>,
     control: Arc<dyn ProcessControl>,
     state: Mutex<ExitState>,
-    done: watch::Sender<bool>,
+    done: DoneLatch,
 }
 
 fn unix_secs(t: SystemTime) -> i64 {
@@ -141,13 +140,42 @@ impl Process {
 
     /// Resolves once the exit task has finished (exit published, buffer closed).
     pub async fn done(&self) {
-        let mut rx = self.done.subscribe();
-        let _ = rx.wait_for(|d| *d).await;
+        self.done.wait().await;
     }
 
     /// Whether the exit task has finished.
     pub fn is_done(&self) -> bool {
-        *self.done.borrow()
+        self.done.is_set()
+    }
+}
+
+/// A one-shot "exit task finished" latch. A `Notify` rather than a `watch`
+/// channel: `watch` places each waiter by tokio's runtime rng, which turmoil
+/// does not seed, so two waiters (Close and the PathStore feeder) would wake
+/// in a different order from run to run and break trace determinism.
+#[derive(Debug, Default)]
+struct DoneLatch {
+    set: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl DoneLatch {
+    fn set(&self) {
+        self.set.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    fn is_set(&self) -> bool {
+        self.set.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn wait(&self) {
+        // Created before the check: `notify_waiters` wakes it even unpolled.
+        let notified = self.notify.notified();
+        if self.is_set() {
+            return;
+        }
+        notified.await;
     }
 }
 
@@ -259,7 +287,7 @@ impl Manager {
                         exit_code: None,
                         exited_at: None,
                     }),
-                    done: watch::Sender::new(false),
+                    done: DoneLatch::default(),
                 });
                 table.procs.insert(id.clone(), process.clone());
                 Some(process)
@@ -293,7 +321,7 @@ impl Manager {
             tracing::info!(id = %p.id, exit_code = status.exit_code(), "process exited");
             crate::sim::event("proc.exit", || format!("{} {}", p.id, status.exit_code()));
             p.buffer.close();
-            p.done.send_replace(true);
+            p.done.set();
         });
         Ok(process)
     }

@@ -1,0 +1,254 @@
+//! `blocking-wait` (spec 1.5, R7): blocking output calls (`wait=true`)
+//! registered around the moment a process exits.
+//!
+//! Scripted processes run for a seeded time; for each, several waiters send
+//! their blocking call at seeded moments, most of them within a few
+//! milliseconds of the scripted exit (so some land between the handler's
+//! "closed?" check and its await), a few right after the start or after
+//! the exit. Invariants:
+//!
+//! - `waiter-wakes-promptly`: every answer arrives within one sim tick plus
+//!   network latency (and the sleeps of the two yield points on its path)
+//!   of the later of the exit and the request's arrival. The exit's moment is the agent's
+//!   own `proc.exit` trace event, published right before the buffer closes.
+//!   A lost wake-up instead sleeps until the 5-minute cap.
+//! - `waiter-gets-final`: the answer is the final one (`running: false`,
+//!   the script's output and exit code).
+//!
+//! Catches `lost-wakeup` (the waiter registers for the close only after
+//! checking it).
+
+use std::time::Duration;
+
+use agent::Bug;
+use agent_sdk::{AgentConn, OutputOptions, StartProcessRequest};
+use harness::seed::stream;
+use harness::sim_exec::Script;
+use harness::sim_fs::PROJECT;
+use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use tokio::time::Instant;
+
+use crate::common::{FinalResult, agent_host, connect};
+
+/// See the module docs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BlockingWait;
+
+/// How long a waiter waits for its answer before calling the wake-up lost
+/// (far below the agent's 5-minute cap, far above any honest answer).
+const PATIENCE: Duration = Duration::from_secs(2);
+
+/// One process and the moments its waiters send their calls.
+#[derive(Clone, Debug)]
+struct Job {
+    command: String,
+    script: Script,
+    runtime: Duration,
+    /// Milliseconds relative to the scripted exit (negative: before).
+    waiters: Vec<i64>,
+}
+
+fn job(rng: &mut ChaCha8Rng, n: usize) -> Job {
+    let runtime_ms = rng.random_range(30..=300);
+    let script = Script::new()
+        .write(format!("job{n} start\n"))
+        .sleep(Duration::from_millis(runtime_ms))
+        .write(format!("job{n} done\n"))
+        .exit([0, 0, 1, 7][rng.random_range(0..4)]);
+    let runtime_ms = i64::try_from(runtime_ms).unwrap_or(i64::MAX);
+    let waiters = (0..rng.random_range(4..=10))
+        .map(|_| match rng.random_range(0..20) {
+            // Right after the start: registered long before the exit.
+            0..=2 => -runtime_ms,
+            // After the exit: must answer at once.
+            3..=5 => rng.random_range(5..=30),
+            // Around the exit: the race.
+            _ => rng.random_range(-15..=5),
+        })
+        .collect();
+    Job {
+        command: format!("job-{n}"),
+        script,
+        runtime: Duration::from_millis(runtime_ms.unsigned_abs()),
+        waiters,
+    }
+}
+
+impl Scenario for BlockingWait {
+    fn name(&self) -> &'static str {
+        "blocking-wait"
+    }
+
+    fn summary(&self) -> &'static str {
+        "blocking output calls registered around a process's exit wake within a tick plus latency (R7)"
+    }
+
+    fn catches(&self) -> &'static [Bug] {
+        &[Bug::LostWakeup]
+    }
+
+    fn config(&self) -> SimConfig {
+        let mut config = SimConfig {
+            duration: Duration::from_secs(20),
+            ..SimConfig::default()
+        };
+        // The window is between the waiter's check and its await: longer
+        // sleeps there (and before the exit is published) let a close land
+        // inside it.
+        config.sched.max_sleep = Duration::from_millis(12);
+        config
+    }
+
+    fn build(&self, world: &mut SimWorld<'_>) {
+        let mut rng = world.rng(stream::WORKLOAD);
+        let jobs: Vec<Job> = (0..rng.random_range(1..=2))
+            .map(|n| job(&mut rng, n))
+            .collect();
+        let parts = agent_host(world, |_| {});
+        for j in &jobs {
+            parts.scripts.insert(j.command.clone(), j.script.clone());
+        }
+        let config = self.config();
+        // From the later of exit and arrival to the answer: the tick the
+        // close wakes the handler in, the answer's trip back, and the two
+        // yield points on the way (between the wait's check and its await,
+        // between the handler's two reads), whose sleeps stand in for
+        // preemption. A lost wake-up is late by minutes, not milliseconds.
+        let slack = config.tick * 2 + config.sched.max_sleep * 2 + config.max_latency;
+        let (inv, trace) = (world.invariants().clone(), world.trace().clone());
+        // A call opens a fresh connection: the handshake's round trip, then
+        // the request, before the handler runs.
+        let arrival = config.max_latency * 3;
+        world.client("client", drive(inv, trace, jobs, arrival, slack));
+    }
+}
+
+/// The sim time (since the start) of the agent's `proc.exit` for `id`.
+fn exit_time(trace: &Trace, id: &str) -> Option<Duration> {
+    let prefix = format!("{id} ");
+    trace
+        .events()
+        .into_iter()
+        .find(|e| e.kind == "proc.exit" && e.detail.starts_with(&prefix))
+        .map(|e| e.at)
+}
+
+fn now() -> Duration {
+    turmoil::sim_elapsed().unwrap_or_default()
+}
+
+async fn drive(
+    inv: Invariants,
+    trace: Trace,
+    jobs: Vec<Job>,
+    arrival: Duration,
+    slack: Duration,
+) -> turmoil::Result {
+    let conn = connect();
+    let mut tasks = Vec::new();
+    for job in jobs {
+        let req = StartProcessRequest {
+            command: job.command.clone(),
+            workdir: Some(PROJECT.into()),
+            ..StartProcessRequest::default()
+        };
+        let id = match conn.start_process(&req).await {
+            Ok(r) => r.id,
+            Err(e) => {
+                inv.fail("calls-succeed", "a started process", e);
+                return Ok(());
+            }
+        };
+        let exits_at = Instant::now() + job.runtime;
+        trace.record(
+            "client.started",
+            format!("{} (runs {:?}): {id}", job.command, job.runtime),
+        );
+        let expected = FinalResult::of(&job.script);
+        for (w, offset) in job.waiters.iter().copied().enumerate() {
+            let (conn, inv, trace) = (conn.clone(), inv.clone(), trace.clone());
+            let (id, expected) = (id.clone(), expected.clone());
+            let who = format!("{} waiter {w}", job.command);
+            tasks.push(tokio::spawn(async move {
+                let at = if offset >= 0 {
+                    exits_at + Duration::from_millis(offset.unsigned_abs())
+                } else {
+                    exits_at
+                        .checked_sub(Duration::from_millis(offset.unsigned_abs()))
+                        .unwrap_or(exits_at)
+                };
+                tokio::time::sleep_until(at).await;
+                let sent = now();
+                let call = conn.process_output(&id, OutputOptions { wait: true });
+                let answer = match tokio::time::timeout(PATIENCE, call).await {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) => return inv.fail("calls-succeed", "a waited answer", e),
+                    Err(_) => {
+                        return inv.fail(
+                            "waiter-wakes-promptly",
+                            format!("{who}: an answer within {slack:?} of the exit"),
+                            format!(
+                                "none {PATIENCE:?} after sending at {sent:?} (exit at {:?})",
+                                exit_time(&trace, &id)
+                            ),
+                        );
+                    }
+                };
+                let answered = now();
+                trace.record("client.answer", format!("{who}: sent at {sent:?}"));
+                let final_ok = !answer.running
+                    && answer.output == expected.output
+                    && answer.exit_code == Some(expected.exit_code);
+                if !inv.check(
+                    "waiter-gets-final",
+                    final_ok,
+                    || {
+                        format!(
+                            "{who}: {}",
+                            FinalResult::describe(
+                                &expected.output,
+                                &expected.truncated,
+                                Some(expected.exit_code)
+                            )
+                        )
+                    },
+                    || {
+                        format!(
+                            "running={} {}",
+                            answer.running,
+                            FinalResult::describe(
+                                &answer.output,
+                                &answer.truncated,
+                                answer.exit_code
+                            )
+                        )
+                    },
+                ) {
+                    return;
+                }
+                let Some(exit) = exit_time(&trace, &id) else {
+                    return inv.fail(
+                        "waiter-gets-final",
+                        format!("{who}: an answer after the agent's exit event"),
+                        "no proc.exit event",
+                    );
+                };
+                let due = exit.max(sent + arrival) + slack;
+                inv.check(
+                    "waiter-wakes-promptly",
+                    answered <= due,
+                    || format!("{who}: answered by {due:?} (exit {exit:?}, sent {sent:?})"),
+                    || format!("answered at {answered:?}"),
+                );
+            }));
+        }
+    }
+    for t in tasks {
+        if let Err(e) = t.await {
+            inv.fail("client-tasks-complete", "every client task finishes", e);
+        }
+    }
+    Ok(())
+}
