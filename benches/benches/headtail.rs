@@ -11,6 +11,14 @@
 //! Write workloads report bytes/s (`Throughput::Bytes`); snapshots report
 //! time per snapshot (and snapshots/s). Each write iteration starts from a fresh buffer, like
 //! a new process. Run: `cargo bench -p benches --bench headtail`.
+//!
+//! The `ceiling` group measures, in the same run, the least work W2 and W3
+//! can do on this machine: only *storing* the bytes that a write must keep
+//! (every 4 KiB of W2; the last 16 KiB of each 64 KiB W3 write), with no
+//! loads and no lock, at one 32-byte store per instruction. The machine's
+//! speed varies from hour to hour on a shared host, so compare W2/W3 with
+//! `ceiling/W2-stores`/`ceiling/W3-stores` of the same run, not with last
+//! week's figures.
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
@@ -123,5 +131,48 @@ fn w5(iters: u64, chunk: &[u8]) -> Duration {
     elapsed
 }
 
-criterion_group!(benches, headtail);
+/// Stores `dst.len()` bytes (a multiple of 128) and nothing else: 32-byte
+/// stores of a constant block, the fastest way to fill L1-resident memory
+/// on this machine (glibc's `memset` takes 50% longer for 4 KiB here).
+#[multiversion::multiversion(targets("x86_64+avx2"))]
+fn store_only(dst: &mut [u8]) {
+    let block = [b'x'; 128];
+    for d in dst.chunks_exact_mut(128) {
+        d.copy_from_slice(&block);
+    }
+}
+
+/// A 16 KiB region starting on a cache line, like the buffer's ring.
+fn aligned_ring() -> (Vec<u8>, usize) {
+    let storage = vec![0u8; 16 * 1024 + 63];
+    let start = storage.as_ptr().align_offset(64);
+    (storage, start)
+}
+
+fn ceiling(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ceiling");
+    g.throughput(Throughput::Bytes(64 * MIB as u64));
+    let (mut storage, start) = aligned_ring();
+    let ring = &mut storage[start..start + 16 * 1024];
+    // W2: every 4 KiB write is kept, placed round the ring.
+    g.bench_function("W2-stores", |b| {
+        b.iter(|| {
+            for i in 0..64 * MIB / 4096 {
+                let at = (i % 4) * 4096;
+                store_only(black_box(&mut ring[at..at + 4096]));
+            }
+        })
+    });
+    // W3: each 64 KiB write keeps only its last 16 KiB, the whole ring.
+    g.bench_function("W3-stores", |b| {
+        b.iter(|| {
+            for _ in 0..64 * MIB / (64 * 1024) {
+                store_only(black_box(&mut *ring));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, headtail, ceiling);
 criterion_main!(benches);

@@ -181,6 +181,7 @@ impl HeadTailBuffer {
         }
     }
 
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
     }
