@@ -85,9 +85,9 @@ async fn a_panicking_handler_is_answered_500_in_the_envelope() {
         }),
     );
     let (client_io, server_io) = tokio::io::duplex(4096);
-    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = tokio_util::sync::CancellationToken::new();
     tokio::spawn(agent::http::server::serve_connection(
-        server_io, agent, router, stop_rx,
+        server_io, agent, router, stop,
     ));
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(client_io))

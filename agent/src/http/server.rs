@@ -26,9 +26,9 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::deadline::{ConnDeadline, DeadlineIo, WriteDeadline};
@@ -41,13 +41,19 @@ use crate::{Agent, Bug};
 ///
 /// Blocking requests (`wait=true`) end when their process exits, so a
 /// caller that wants a prompt shutdown closes the process manager first.
+///
+/// The stop signal is a [`CancellationToken`], not a `watch` channel: a
+/// `watch` spreads its waiters over several wait lists picked by the
+/// runtime's rng, so under simulation connections would stop in an order
+/// the seed does not decide; the token wakes them in the order they began
+/// to wait.
 pub async fn serve<L>(mut listener: L, agent: Agent, shutdown: impl Future<Output = ()> + Send)
 where
     L: Listener,
     L::Addr: std::fmt::Debug,
 {
     let router = super::router(agent.clone());
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop = CancellationToken::new();
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -61,26 +67,22 @@ where
                     io,
                     agent.clone(),
                     router.clone(),
-                    stop_rx.clone(),
+                    stop.clone(),
                 ));
             }
         }
     }
     drop(listener);
-    stop_tx.send_replace(true);
+    stop.cancel();
     while connections.join_next().await.is_some() {}
     tracing::info!("server stopped");
 }
 
 /// Serves one accepted connection (HTTP/1 with upgrades) until the peer
-/// closes it, it fails (e.g. a write after its deadline), or `stop` turns
-/// true (then the in-flight request finishes first).
-pub async fn serve_connection<I>(
-    io: I,
-    agent: Agent,
-    router: Router,
-    mut stop: watch::Receiver<bool>,
-) where
+/// closes it, it fails (e.g. a write after its deadline), or `stop` is
+/// cancelled (then the in-flight request finishes first).
+pub async fn serve_connection<I>(io: I, agent: Agent, router: Router, stop: CancellationToken)
+where
     I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let conn_deadline = ConnDeadline::new();
@@ -99,9 +101,7 @@ pub async fn serve_connection<I>(
         .auto_date_header(config.http_date_header);
     let conn = builder.serve_connection(io, service).with_upgrades();
     let mut conn = std::pin::pin!(conn);
-    let stopped = async move {
-        let _ = stop.wait_for(|s| *s).await;
-    };
+    let stopped = stop.cancelled();
     let result = tokio::select! {
         biased;
         result = conn.as_mut() => result,
