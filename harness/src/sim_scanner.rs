@@ -12,6 +12,11 @@
 //! untracked files, in `git diff` format (without `index` lines). Nested
 //! repositories are not part of their parent's diff. A missing root, `.git`
 //! or gitdir is [`ScanError::Removed`].
+//!
+//! History is one commit deep: `show_file` knows the refs `HEAD` and the
+//! checked-out branch's name, both meaning the last [`SimScanner::commit`];
+//! any other ref, or a path not in that commit, is an error (git/show's 404),
+//! as `git show` fails on an unknown revision or path.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -328,6 +333,38 @@ impl RepoScanner for SimScanner {
         }
         self.read_state(root)
     }
+
+    async fn show_file(
+        &self,
+        root: &Path,
+        git_ref: &str,
+        path: &str,
+    ) -> Result<Vec<u8>, ScanError> {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        self.show(root, git_ref, path)
+    }
+}
+
+impl SimScanner {
+    /// `git show <git_ref>:<path>` against the one commit of `root`.
+    fn show(&self, root: &Path, git_ref: &str, path: &str) -> Result<Vec<u8>, ScanError> {
+        let unknown = || ScanError::Transient(format!("fatal: invalid object name '{git_ref}'"));
+        let branch = self.read_state(root)?.branch;
+        if git_ref != "HEAD" && (branch.is_empty() || git_ref != branch) {
+            return Err(unknown());
+        }
+        let canonical = self.fs.canonicalize(root).map_err(|_| ScanError::Removed)?;
+        let commits = self.lock();
+        let tree = commits.get(&canonical).ok_or_else(unknown)?;
+        let path = path.trim_start_matches("./");
+        tree.get(path).map(|blob| blob.data.clone()).ok_or_else(|| {
+            ScanError::Transient(format!(
+                "fatal: path '{path}' does not exist in '{git_ref}'"
+            ))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -352,6 +389,70 @@ mod tests {
 
     fn read(scanner: &SimScanner, root: &Path) -> Result<RepoState, ScanError> {
         block_on(scanner.read_repo(root))
+    }
+
+    /// `show_file` of `path` at `git_ref`: the committed text, or the error.
+    #[track_caller]
+    fn check_show(
+        scanner: &SimScanner,
+        root: &Path,
+        git_ref: &str,
+        path: &str,
+        want: Result<&str, &str>,
+    ) {
+        let got = block_on(scanner.show_file(root, git_ref, path));
+        match (got, want) {
+            (Ok(bytes), Ok(text)) => assert_eq!(String::from_utf8_lossy(&bytes), text),
+            (Err(e), Err(message)) => assert_eq!(e.to_string(), message),
+            (got, want) => panic!("show {git_ref}:{path}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn show_answers_the_committed_file_at_head_or_the_branch() {
+        let (fs, scanner, root) = repo();
+        fs.write(root.join("README.md"), "# Edited, not committed\n")
+            .unwrap();
+        check_show(&scanner, &root, "HEAD", "README.md", Ok("# Title\n"));
+        check_show(&scanner, &root, "main", "src/lib.rs", Ok("pub fn f() {}\n"));
+        check_show(&scanner, &root, "HEAD", "./README.md", Ok("# Title\n"));
+        check_show(
+            &scanner,
+            &root,
+            "HEAD",
+            "missing.txt",
+            Err("fatal: path 'missing.txt' does not exist in 'HEAD'"),
+        );
+        check_show(
+            &scanner,
+            &root,
+            "HEAD~3",
+            "README.md",
+            Err("fatal: invalid object name 'HEAD~3'"),
+        );
+        check_show(
+            &scanner,
+            &root,
+            "--output=/tmp/x",
+            "README.md",
+            Err("fatal: invalid object name '--output=/tmp/x'"),
+        );
+    }
+
+    #[test]
+    fn show_in_a_repository_without_commits_knows_no_revision() {
+        let fs = SimFs::new();
+        let scanner = SimScanner::new(fs.clone());
+        let root = PathBuf::from(PROJECT);
+        scanner.init_repo(&root, "main", None).unwrap();
+        fs.write(root.join("a.txt"), "a\n").unwrap();
+        check_show(
+            &scanner,
+            &root,
+            "HEAD",
+            "a.txt",
+            Err("fatal: invalid object name 'HEAD'"),
+        );
     }
 
     #[test]
