@@ -50,12 +50,6 @@ struct Job {
     waiters: Vec<i64>,
 }
 
-impl Job {
-    fn scripted(&self) -> (String, Script) {
-        (self.command.clone(), self.script.clone())
-    }
-}
-
 fn job(rng: &mut ChaCha8Rng, n: usize) -> Job {
     let runtime_ms = rng.random_range(30..=300);
     let script = Script::new()
@@ -103,7 +97,7 @@ impl Scenario for BlockingWait {
     }
 
     fn build(&self, world: &mut SimWorld<'_>) {
-        let jobs = host_jobs(world, 1..=2, job, Job::scripted);
+        let jobs = host_jobs(world, 1..=2, job, |j| (j.command.clone(), j.script.clone()));
         let config = self.config();
         // From the later of exit and arrival to the answer: the tick the
         // close wakes the handler in, the answer's trip back, and the two

@@ -67,12 +67,6 @@ struct Job {
     shots: Vec<Shot>,
 }
 
-impl Job {
-    fn scripted(&self) -> (String, Script) {
-        (self.command.clone(), self.script.clone())
-    }
-}
-
 fn job(rng: &mut ChaCha8Rng, n: usize) -> Job {
     let kind = if n == 0 || rng.random_bool(0.5) {
         Kind::Stubborn
@@ -143,7 +137,7 @@ impl Scenario for SignalVsExit {
     }
 
     fn build(&self, world: &mut SimWorld<'_>) {
-        let jobs = host_jobs(world, 2..=3, job, Job::scripted);
+        let jobs = host_jobs(world, 2..=3, job, |j| (j.command.clone(), j.script.clone()));
         let (inv, trace) = (world.invariants().clone(), world.trace().clone());
         world.client("client", drive(inv, trace, jobs));
     }
