@@ -36,25 +36,21 @@
 //! `no-snapshot-fallback` is caught on every seed: the interrupted wait is
 //! a transport error, and the buggy tool returns it without the id.
 
-use std::path::Path;
 use std::time::Duration;
 
 use agent::Bug;
-use agent::http::chat::CHAT_ID_HEADER;
 use agent_sdk::{AgentConn, OutputOptions, ServerMessage, StartProcessRequest};
-use chat_tools::{ChatTools, ToolOptions};
 use futures::StreamExt;
 use harness::fault::Fault;
 use harness::seed::stream;
 use harness::sim_exec::Script;
 use harness::sim_fs::PROJECT;
 use harness::{Scenario, SimConfig, SimWorld};
-use http::HeaderMap;
 use rand::Rng;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::common::{AGENT, agent_host, connect};
+use crate::common::{AGENT, agent_host, chat_id, connect_as, seed_repo};
 use crate::flaky_network::{
     CHATD, Client, Job, SNAPSHOT_BUDGET, Told, answer, check_execute, describe,
 };
@@ -140,7 +136,7 @@ impl Scenario for AgentRestart {
 
     fn build(&self, world: &mut SimWorld<'_>) {
         let mut rng = world.rng(stream::WORKLOAD);
-        let chat = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
+        let chat = chat_id(&mut rng);
         let long = Job::foreground(
             "long-build",
             Script::new()
@@ -171,17 +167,7 @@ impl Scenario for AgentRestart {
             back_at: crash_at + downtime,
         };
 
-        let parts = agent_host(world, |parts| {
-            let root = Path::new(PROJECT);
-            let made = parts
-                .scanner
-                .init_repo(root, "main", Some("https://example.com/project.git"))
-                .and_then(|_| parts.fs.write(root.join("README.md"), "# project\n"))
-                .and_then(|_| parts.scanner.commit(root));
-            if let Err(e) = made {
-                tracing::warn!(error = %e, "cannot seed the repository");
-            }
-        });
+        let parts = agent_host(world, seed_repo);
         for job in [&long, &fresh] {
             parts
                 .scripts
@@ -192,23 +178,7 @@ impl Scenario for AgentRestart {
         world.fault(outage.back_at, Fault::Bounce(AGENT.into()));
 
         // One host per in-flight connection (see `config`).
-        let client = |world: &SimWorld<'_>| {
-            let conn = connect();
-            let mut headers = HeaderMap::new();
-            if let Some(v) = agent_sdk::conn::header_value(&chat.to_string()) {
-                headers.insert(CHAT_ID_HEADER, v);
-            }
-            conn.set_extra_headers(headers);
-            Client {
-                inv: world.invariants().clone(),
-                trace: world.trace().clone(),
-                conn,
-                tools: ChatTools::new(ToolOptions {
-                    snapshot_timeout: SNAPSHOT_BUDGET,
-                    ..ToolOptions::with_bugs(world.bugs().clone())
-                }),
-            }
-        };
+        let client = |world: &SimWorld<'_>| Client::new(world, connect_as(chat));
         let (chatd, user, watcher) = (client(world), client(world), client(world));
         world.client(CHATD, async move {
             let (crash, back) = outage.instants();

@@ -21,16 +21,16 @@
 use std::time::Duration;
 
 use agent::Bug;
-use agent_sdk::{AgentConn, OutputOptions, StartProcessRequest};
-use harness::seed::stream;
+use agent_sdk::{AgentConn, OutputOptions};
 use harness::sim_exec::Script;
-use harness::sim_fs::PROJECT;
 use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
-use crate::common::{FinalResult, agent_host, connect};
+use crate::common::{
+    FinalResult, connect, host_jobs, join_tasks, offset_by, racy_config, start_in_project,
+};
 
 /// See the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -90,26 +90,14 @@ impl Scenario for BlockingWait {
     }
 
     fn config(&self) -> SimConfig {
-        let mut config = SimConfig {
-            duration: Duration::from_secs(20),
-            ..SimConfig::default()
-        };
         // The window is between the waiter's check and its await: longer
         // sleeps there (and before the exit is published) let a close land
         // inside it.
-        config.sched.max_sleep = Duration::from_millis(12);
-        config
+        racy_config(Duration::from_secs(20), Duration::from_millis(12))
     }
 
     fn build(&self, world: &mut SimWorld<'_>) {
-        let mut rng = world.rng(stream::WORKLOAD);
-        let jobs: Vec<Job> = (0..rng.random_range(1..=2))
-            .map(|n| job(&mut rng, n))
-            .collect();
-        let parts = agent_host(world, |_| {});
-        for j in &jobs {
-            parts.scripts.insert(j.command.clone(), j.script.clone());
-        }
+        let jobs = host_jobs(world, 1..=2, job, |j| (j.command.clone(), j.script.clone()));
         let config = self.config();
         // From the later of exit and arrival to the answer: the tick the
         // close wakes the handler in, the answer's trip back, and the two
@@ -149,17 +137,8 @@ async fn drive(
     let conn = connect();
     let mut tasks = Vec::new();
     for job in jobs {
-        let req = StartProcessRequest {
-            command: job.command.clone(),
-            workdir: Some(PROJECT.into()),
-            ..StartProcessRequest::default()
-        };
-        let id = match conn.start_process(&req).await {
-            Ok(r) => r.id,
-            Err(e) => {
-                inv.fail("calls-succeed", "a started process", e);
-                return Ok(());
-            }
+        let Some(id) = start_in_project(&conn, &inv, &job.command).await else {
+            return Ok(());
         };
         let exits_at = Instant::now() + job.runtime;
         trace.record(
@@ -172,14 +151,7 @@ async fn drive(
             let (id, expected) = (id.clone(), expected.clone());
             let who = format!("{} waiter {w}", job.command);
             tasks.push(tokio::spawn(async move {
-                let at = if offset >= 0 {
-                    exits_at + Duration::from_millis(offset.unsigned_abs())
-                } else {
-                    exits_at
-                        .checked_sub(Duration::from_millis(offset.unsigned_abs()))
-                        .unwrap_or(exits_at)
-                };
-                tokio::time::sleep_until(at).await;
+                tokio::time::sleep_until(offset_by(exits_at, offset)).await;
                 let sent = now();
                 let call = conn.process_output(&id, OutputOptions { wait: true });
                 let answer = match tokio::time::timeout(PATIENCE, call).await {
@@ -204,25 +176,12 @@ async fn drive(
                 if !inv.check(
                     "waiter-gets-final",
                     final_ok,
-                    || {
-                        format!(
-                            "{who}: {}",
-                            FinalResult::describe(
-                                &expected.output,
-                                &expected.truncated,
-                                Some(expected.exit_code)
-                            )
-                        )
-                    },
+                    || format!("{who}: {}", expected.described()),
                     || {
                         format!(
                             "running={} {}",
                             answer.running,
-                            FinalResult::describe(
-                                &answer.output,
-                                &answer.truncated,
-                                answer.exit_code
-                            )
+                            FinalResult::describe_answer(&answer)
                         )
                     },
                 ) {
@@ -245,10 +204,6 @@ async fn drive(
             }));
         }
     }
-    for t in tasks {
-        if let Err(e) = t.await {
-            inv.fail("client-tasks-complete", "every client task finishes", e);
-        }
-    }
+    join_tasks(&inv, tasks).await;
     Ok(())
 }

@@ -23,17 +23,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use agent::Bug;
-use agent_sdk::{AgentConn, HttpAgentConn, OutputOptions, SdkError, StartProcessRequest};
+use agent_sdk::{AgentConn, HttpAgentConn, OutputOptions, SdkError};
 use harness::net::TurmoilConnector;
 use harness::seed::stream;
 use harness::sim_exec::Script;
-use harness::sim_fs::PROJECT;
 use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use uuid::Uuid;
 
-use crate::common::{FinalResult, agent_host, chat_id, connect, connect_as};
+use crate::common::{
+    FinalResult, agent_host_running, chat_id, connect, connect_as, join_tasks, start_in_project,
+};
 
 /// See the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -178,12 +179,7 @@ impl Scenario for ChatIsolation {
         if rng.random_bool(0.5) {
             callers.push(caller(&mut rng, "nochat".into(), None));
         }
-        let parts = agent_host(world, |_| {});
-        for c in &callers {
-            for (command, script) in &c.jobs {
-                parts.scripts.insert(command.clone(), script.clone());
-            }
-        }
+        agent_host_running(world, callers.iter().flat_map(|c| c.jobs.iter().cloned()));
         let (inv, trace) = (world.invariants().clone(), world.trace().clone());
         world.client("chatd", drive(inv, trace, callers));
     }
@@ -209,11 +205,7 @@ async fn drive(inv: Invariants, trace: Trace, callers: Vec<Caller>) -> turmoil::
             tokio::spawn(run.go())
         })
         .collect();
-    for t in tasks {
-        if let Err(e) = t.await {
-            inv.fail("client-tasks-complete", "every client task finishes", e);
-        }
-    }
+    join_tasks(&inv, tasks).await;
     Ok(())
 }
 
@@ -242,27 +234,18 @@ impl Run {
     async fn go(self) {
         let mut mine = Vec::new();
         for (command, script) in &self.caller.jobs {
-            let req = StartProcessRequest {
-                command: command.clone(),
-                workdir: Some(PROJECT.into()),
-                ..StartProcessRequest::default()
+            let Some(id) = start_in_project(&self.conn, &self.inv, command).await else {
+                return;
             };
-            match self.conn.start_process(&req).await {
-                Ok(r) => {
-                    self.trace.record(
-                        "client.started",
-                        format!("{}: {command} {}", self.me(), r.id),
-                    );
-                    self.registry.add(Started {
-                        owner: self.caller.name.clone(),
-                        chat: self.caller.chat,
-                        id: r.id.clone(),
-                        command: command.clone(),
-                    });
-                    mine.push((r.id, FinalResult::of(script)));
-                }
-                Err(e) => return self.inv.fail("calls-succeed", "a started process", e),
-            }
+            self.trace
+                .record("client.started", format!("{}: {command} {id}", self.me()));
+            self.registry.add(Started {
+                owner: self.caller.name.clone(),
+                chat: self.caller.chat,
+                id: id.clone(),
+                command: command.clone(),
+            });
+            mine.push((id, FinalResult::of(script)));
         }
         for (gap, op) in self.caller.ops.clone() {
             tokio::time::sleep(Duration::from_millis(gap)).await;
@@ -301,9 +284,15 @@ impl Run {
         }
     }
 
+    /// The `pick`-th process of another chat (the probes' targets).
+    fn other_chats(&self, pick: u32) -> Option<Started> {
+        let me = self.caller.chat;
+        self.registry
+            .pick(pick, |s| s.chat.is_some() && s.chat != me)
+    }
+
     /// Makes one call and checks it; false once an invariant failed.
     async fn call(&self, op: Op) -> bool {
-        let me = self.caller.chat;
         self.trace
             .record("client.call", format!("{}: {op:?}", self.me()));
         match op {
@@ -314,10 +303,7 @@ impl Run {
                 self.own_output(&s).await
             }
             Op::ProbeOutput(pick) => {
-                let Some(s) = self
-                    .registry
-                    .pick(pick, |s| s.chat.is_some() && s.chat != me)
-                else {
+                let Some(s) = self.other_chats(pick) else {
                     return true;
                 };
                 let answer = self
@@ -342,10 +328,7 @@ impl Run {
                 }
             }
             Op::ProbeSignal(pick) => {
-                let Some(s) = self
-                    .registry
-                    .pick(pick, |s| s.chat.is_some() && s.chat != me)
-                else {
+                let Some(s) = self.other_chats(pick) else {
                     return true;
                 };
                 match self.conn.signal_process(&s.id, "kill").await {

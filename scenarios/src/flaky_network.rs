@@ -258,16 +258,7 @@ impl Scenario for FlakyNetwork {
         for (at, fault) in faults.faults {
             world.fault(at, fault);
         }
-        let tools = ChatTools::new(ToolOptions {
-            snapshot_timeout: SNAPSHOT_BUDGET,
-            ..ToolOptions::with_bugs(world.bugs().clone())
-        });
-        let client = Client {
-            inv: world.invariants().clone(),
-            trace: world.trace().clone(),
-            conn: connect(),
-            tools,
-        };
+        let client = Client::new(world, connect());
         world.client(CHATD, drive(client, jobs, faults.healed_at));
     }
 }
@@ -282,6 +273,20 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// The world's invariants and trace, `conn`, and the tools with this
+    /// scenario's snapshot budget and the run's bug switches.
+    pub fn new(world: &SimWorld<'_>, conn: Arc<HttpAgentConn<TurmoilConnector>>) -> Client {
+        Client {
+            inv: world.invariants().clone(),
+            trace: world.trace().clone(),
+            conn,
+            tools: ChatTools::new(ToolOptions {
+                snapshot_timeout: SNAPSHOT_BUDGET,
+                ..ToolOptions::with_bugs(world.bugs().clone())
+            }),
+        }
+    }
+
     /// Calls `tool` and checks it returned within `timeout` + [`MARGIN`]
     /// (no bound when `timeout` is `None`).
     pub async fn call(
@@ -354,6 +359,16 @@ pub(crate) fn describe(a: &Answer) -> String {
     )
 }
 
+/// The answer of a finished process is its true result.
+fn check_true_result(inv: &Invariants, who: &str, a: &Answer, exp: &FinalResult) {
+    inv.check(
+        "tool-result-is-true-or-names-process",
+        is_final(a, exp),
+        || format!("{who}: {}", exp.described()),
+        || describe(a),
+    );
+}
+
 /// Output so far: untruncated, it is a prefix of what the script writes.
 fn check_partial(inv: &Invariants, who: &str, a: &Answer, script: &Script) {
     if a.truncated.is_some() {
@@ -388,18 +403,7 @@ pub(crate) fn check_execute(inv: &Invariants, job: &Job, a: &Answer) -> Told {
         };
     }
     if a.error.is_empty() {
-        inv.check(
-            "tool-result-is-true-or-names-process",
-            is_final(a, &job.expected),
-            || {
-                let e = &job.expected;
-                format!(
-                    "{who}: {}",
-                    FinalResult::describe(&e.output, &e.truncated, Some(e.exit_code))
-                )
-            },
-            || describe(a),
-        );
+        check_true_result(inv, &who, a, &job.expected);
         return Told::Finished;
     }
     if a.error.starts_with("start process: ") {
@@ -435,18 +439,7 @@ fn check_output(inv: &Invariants, job: &Job, id: &str, a: &Answer) -> bool {
         check_partial(inv, &who, a, &job.script);
         return false;
     }
-    inv.check(
-        "tool-result-is-true-or-names-process",
-        is_final(a, &job.expected),
-        || {
-            let e = &job.expected;
-            format!(
-                "{who}: {}",
-                FinalResult::describe(&e.output, &e.truncated, Some(e.exit_code))
-            )
-        },
-        || describe(a),
-    );
+    check_true_result(inv, &who, a, &job.expected);
     true
 }
 
@@ -564,17 +557,9 @@ async fn check_final_output(c: &Client, job: &Job, id: &str) {
             Ok(r) => {
                 c.inv.check(
                     "no-output-lost",
-                    r.output == exp.output
-                        && r.truncated == exp.truncated
-                        && r.exit_code == Some(exp.exit_code),
-                    || {
-                        format!(
-                            "{} ({id}): {}",
-                            job.command,
-                            FinalResult::describe(&exp.output, &exp.truncated, Some(exp.exit_code))
-                        )
-                    },
-                    || FinalResult::describe(&r.output, &r.truncated, r.exit_code),
+                    exp.is_met_by(&r),
+                    || format!("{} ({id}): {}", job.command, exp.described()),
+                    || FinalResult::describe_answer(&r),
                 );
                 return;
             }

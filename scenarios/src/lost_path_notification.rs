@@ -7,23 +7,20 @@
 //! The watch client speaks WebSocket directly (tokio-tungstenite over a
 //! turmoil stream), so this scenario depends only on the agent's endpoint.
 
-use std::path::Path;
 use std::time::Duration;
 
 use agent::Bug;
 use agent::git::wire::ServerMessage;
-use agent::http::chat::CHAT_ID_HEADER;
 use agent_sdk::{AgentConn, Connector};
 use futures::StreamExt;
 use harness::net::TurmoilConnector;
 use harness::seed::stream;
 use harness::sim_fs::PROJECT;
 use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
-use http::HeaderMap;
 use rand::Rng;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{AGENT, agent_host, connect};
+use crate::common::{AGENT, agent_host, chat_id, connect_as, racy_config, seed_repo};
 
 /// See the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -47,32 +44,17 @@ impl Scenario for LostPathNotification {
     }
 
     fn config(&self) -> SimConfig {
-        let mut config = SimConfig {
-            duration: Duration::from_secs(20),
-            ..SimConfig::default()
-        };
         // The window is one handler step wide; longer sleeps at yield
         // points let a request from the client land inside it.
-        config.sched.max_sleep = Duration::from_millis(12);
-        config
+        racy_config(Duration::from_secs(20), Duration::from_millis(12))
     }
 
     fn build(&self, world: &mut SimWorld<'_>) {
         let mut rng = world.rng(stream::WORKLOAD);
-        let chat = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
+        let chat = chat_id(&mut rng);
         let delay = Duration::from_millis(rng.random_range(0..=10));
         let file = format!("{PROJECT}/notes-{}.md", rng.random_range(0..100));
-        agent_host(world, |parts| {
-            let root = Path::new(PROJECT);
-            let made = parts
-                .scanner
-                .init_repo(root, "main", Some("https://example.com/project.git"))
-                .and_then(|_| parts.fs.write(root.join("README.md"), "# project\n"))
-                .and_then(|_| parts.scanner.commit(root));
-            if let Err(e) = made {
-                tracing::warn!(error = %e, "cannot seed the repository");
-            }
-        });
+        agent_host(world, seed_repo);
         let (inv, trace) = (world.invariants().clone(), world.trace().clone());
         world.client("chatd", drive(inv, trace, chat, delay, file));
     }
@@ -85,12 +67,7 @@ async fn drive(
     delay: Duration,
     file: String,
 ) -> turmoil::Result {
-    let conn = connect();
-    let mut headers = HeaderMap::new();
-    if let Some(v) = agent_sdk::conn::header_value(&chat.to_string()) {
-        headers.insert(CHAT_ID_HEADER, v);
-    }
-    conn.set_extra_headers(headers);
+    let conn = connect_as(chat);
 
     // The watch connects while the tool call starts `delay` later,
     // independently, as chatd does.

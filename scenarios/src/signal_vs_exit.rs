@@ -19,16 +19,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent::Bug;
-use agent_sdk::{AgentConn, OutputOptions, ProcessOutputResponse, SdkError, StartProcessRequest};
-use harness::seed::stream;
+use agent_sdk::{AgentConn, OutputOptions, ProcessOutputResponse, SdkError};
 use harness::sim_exec::{OnTerminate, Script};
-use harness::sim_fs::PROJECT;
 use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
-use crate::common::{FinalResult, agent_host, connect};
+use crate::common::{
+    FinalResult, connect, host_jobs, join_task, join_tasks, offset_by, racy_config,
+    start_in_project,
+};
 
 /// See the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -129,26 +130,14 @@ impl Scenario for SignalVsExit {
     }
 
     fn config(&self) -> SimConfig {
-        let mut config = SimConfig {
-            duration: Duration::from_secs(20),
-            ..SimConfig::default()
-        };
         // A signal that checked "running" just before the exit must still be
         // in flight when the group vanishes: longer sleeps at the yield
         // points between check and send, and between drain and publish.
-        config.sched.max_sleep = Duration::from_millis(10);
-        config
+        racy_config(Duration::from_secs(20), Duration::from_millis(10))
     }
 
     fn build(&self, world: &mut SimWorld<'_>) {
-        let mut rng = world.rng(stream::WORKLOAD);
-        let jobs: Vec<Job> = (0..rng.random_range(2..=3))
-            .map(|n| job(&mut rng, n))
-            .collect();
-        let parts = agent_host(world, |_| {});
-        for j in &jobs {
-            parts.scripts.insert(j.command.clone(), j.script.clone());
-        }
+        let jobs = host_jobs(world, 2..=3, job, |j| (j.command.clone(), j.script.clone()));
         let (inv, trace) = (world.invariants().clone(), world.trace().clone());
         world.client("client", drive(inv, trace, jobs));
     }
@@ -205,12 +194,7 @@ fn check_final(inv: &Invariants, job: &Job, delivered: bool, r: &ProcessOutputRe
                 "exit-code-kept",
                 r.exit_code.is_some_and(|c| allowed.contains(&c)),
                 || format!("{who} (signal delivered: {delivered}): exit code in {allowed:?}"),
-                || {
-                    format!(
-                        "{who}: {}",
-                        FinalResult::describe(&r.output, &r.truncated, r.exit_code)
-                    )
-                },
+                || format!("{who}: {}", FinalResult::describe_answer(r)),
             );
         }
     }
@@ -220,17 +204,8 @@ async fn drive(inv: Invariants, trace: Trace, jobs: Vec<Job>) -> turmoil::Result
     let conn = connect();
     let mut runs = Vec::new();
     for job in jobs {
-        let req = StartProcessRequest {
-            command: job.command.clone(),
-            workdir: Some(PROJECT.into()),
-            ..StartProcessRequest::default()
-        };
-        let id = match conn.start_process(&req).await {
-            Ok(r) => r.id,
-            Err(e) => {
-                inv.fail("calls-succeed", "a started process", e);
-                return Ok(());
-            }
+        let Some(id) = start_in_project(&conn, &inv, &job.command).await else {
+            return Ok(());
         };
         let exits_at = Instant::now() + job.runtime;
         trace.record(
@@ -247,12 +222,7 @@ async fn drive(inv: Invariants, trace: Trace, jobs: Vec<Job>) -> turmoil::Result
             let delivered = delivered.clone();
             let who = format!("{} shot {k} ({})", job.command, shot.signal);
             tasks.push(tokio::spawn(async move {
-                let at = if shot.offset_ms >= 0 {
-                    exits_at + Duration::from_millis(shot.offset_ms.unsigned_abs())
-                } else {
-                    exits_at - Duration::from_millis(shot.offset_ms.unsigned_abs())
-                };
-                tokio::time::sleep_until(at).await;
+                tokio::time::sleep_until(offset_by(exits_at, shot.offset_ms)).await;
                 let answer = conn.signal_process(&id, shot.signal).await;
                 trace.record(
                     "client.signal",
@@ -283,18 +253,10 @@ async fn drive(inv: Invariants, trace: Trace, jobs: Vec<Job>) -> turmoil::Result
         runs.push((job, delivered, tasks, waiter));
     }
     for (job, delivered, tasks, waiter) in runs {
-        for t in tasks {
-            if let Err(e) = t.await {
-                inv.fail("client-tasks-complete", "every client task finishes", e);
-            }
-        }
-        match waiter.await {
-            Ok(Some(r)) => {
-                let delivered = delivered.lock().map(|d| *d).unwrap_or(true);
-                check_final(&inv, &job, delivered, &r);
-            }
-            Ok(None) => {}
-            Err(e) => inv.fail("client-tasks-complete", "every client task finishes", e),
+        join_tasks(&inv, tasks).await;
+        if let Some(Some(r)) = join_task(&inv, waiter).await {
+            let delivered = delivered.lock().map(|d| *d).unwrap_or(true);
+            check_final(&inv, &job, delivered, &r);
         }
     }
     Ok(())

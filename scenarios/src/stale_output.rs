@@ -6,15 +6,13 @@
 use std::time::Duration;
 
 use agent::Bug;
-use agent_sdk::{AgentConn, OutputOptions, ProcessOutputResponse, StartProcessRequest};
-use harness::seed::stream;
+use agent_sdk::{AgentConn, OutputOptions, ProcessOutputResponse};
 use harness::sim_exec::Script;
-use harness::sim_fs::PROJECT;
 use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::common::{FinalResult, agent_host, connect};
+use crate::common::{FinalResult, connect, host_jobs, join_tasks, start_in_project};
 
 /// See the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -47,21 +45,9 @@ fn check(inv: &Invariants, exp: &FinalResult, who: &str, r: &ProcessOutputRespon
     }
     inv.check(
         "finished-answer-is-final",
-        r.output == exp.output
-            && r.truncated == exp.truncated
-            && r.exit_code == Some(exp.exit_code),
-        || {
-            format!(
-                "{who}: {}",
-                FinalResult::describe(&exp.output, &exp.truncated, Some(exp.exit_code))
-            )
-        },
-        || {
-            format!(
-                "{who}: {}",
-                FinalResult::describe(&r.output, &r.truncated, r.exit_code)
-            )
-        },
+        exp.is_met_by(r),
+        || format!("{who}: {}", exp.described()),
+        || format!("{who}: {}", FinalResult::describe_answer(r)),
     );
     true
 }
@@ -87,20 +73,12 @@ impl Scenario for StaleOutput {
     }
 
     fn build(&self, world: &mut SimWorld<'_>) {
-        let mut rng = world.rng(stream::WORKLOAD);
-        let jobs: Vec<(String, Script, u32)> = (0..rng.random_range(1..=2))
-            .map(|n| {
-                (
-                    format!("job-{n}"),
-                    job(&mut rng, n),
-                    rng.random_range(2..=3),
-                )
-            })
-            .collect();
-        let parts = agent_host(world, |_| {});
-        for (command, script, _) in &jobs {
-            parts.scripts.insert(command.clone(), script.clone());
-        }
+        let jobs: Vec<(String, Script, u32)> = host_jobs(
+            world,
+            1..=2,
+            |rng, n| (format!("job-{n}"), job(rng, n), rng.random_range(2..=3)),
+            |(command, script, _)| (command.clone(), script.clone()),
+        );
         let (inv, trace) = (world.invariants().clone(), world.trace().clone());
         let mut gaps = world.rng("workload.gaps");
         let plan: Vec<(String, FinalResult, Vec<Vec<u64>>)> = jobs
@@ -124,17 +102,8 @@ async fn drive(
     let conn = connect();
     let mut tasks = Vec::new();
     for (command, exp, polls) in plan {
-        let req = StartProcessRequest {
-            command: command.clone(),
-            workdir: Some(PROJECT.into()),
-            ..StartProcessRequest::default()
-        };
-        let id = match conn.start_process(&req).await {
-            Ok(r) => r.id,
-            Err(e) => {
-                inv.fail("calls-succeed", "a started process", e);
-                return Ok(());
-            }
+        let Some(id) = start_in_project(&conn, &inv, &command).await else {
+            return Ok(());
         };
         trace.record("client.started", format!("{command}: {id}"));
         for (p, gaps) in polls.into_iter().enumerate() {
@@ -171,10 +140,6 @@ async fn drive(
             }
         }));
     }
-    for t in tasks {
-        if let Err(e) = t.await {
-            inv.fail("client-tasks-complete", "every client task finishes", e);
-        }
-    }
+    join_tasks(&inv, tasks).await;
     Ok(())
 }

@@ -35,7 +35,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use crate::common::{FinalResult, connect};
+use crate::common::{FinalResult, connect, join_task, join_tasks};
 
 /// See the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -126,15 +126,11 @@ impl Scenario for WriteTimeoutEof {
                 trace.clone(),
             ));
             let bg_call = tokio::spawn(process_output_flow(bg, tools, inv.clone(), trace));
-            for task in [exec_call, bg_call] {
-                if let Err(e) = task.await {
-                    inv.fail("client-tasks-complete", "every client task finishes", e);
-                }
-            }
-            match sdk_call.await {
-                Ok(answer) if check_sdk => check_sdk_answer(&inv, &sdk.expected, answer),
-                Ok(_) => {}
-                Err(e) => inv.fail("client-tasks-complete", "every client task finishes", e),
+            join_tasks(&inv, [exec_call, bg_call]).await;
+            if let Some(answer) = join_task(&inv, sdk_call).await
+                && check_sdk
+            {
+                check_sdk_answer(&inv, &sdk.expected, answer);
             }
             Ok(())
         });
@@ -176,20 +172,8 @@ fn check_sdk_answer(inv: &Invariants, expected: &FinalResult, answer: SdkAnswer)
                 !r.running
                     && r.output == expected.output
                     && r.exit_code == Some(expected.exit_code),
-                || {
-                    FinalResult::describe(
-                        &expected.output,
-                        &expected.truncated,
-                        Some(expected.exit_code),
-                    )
-                },
-                || {
-                    format!(
-                        "running={} {}",
-                        r.running,
-                        FinalResult::describe(&r.output, &r.truncated, r.exit_code)
-                    )
-                },
+                || expected.described(),
+                || format!("running={} {}", r.running, FinalResult::describe_answer(&r)),
             );
         }
         Err(e) => inv.fail(SDK_INVARIANT, "the process's final result", e),
