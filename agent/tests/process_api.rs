@@ -67,13 +67,8 @@ async fn check_default_workdir(c: &Client, dir: &Path) {
 #[tokio::test]
 async fn start_process_foreground_command() {
     let (_home, agent, _) = real_agent_in_temp_home().await;
-    check_run(
-        agent,
-        json!({ "command": "echo hello" }),
-        "exit_code",
-        json!(0),
-    )
-    .await;
+    let request = json!({ "command": "echo hello" });
+    check_run(agent, request, "exit_code", json!(0)).await;
 }
 
 #[tokio::test]
@@ -565,13 +560,8 @@ async fn process_lifecycle_start_wait_check_output() {
 #[tokio::test]
 async fn process_lifecycle_non_zero_exit_code() {
     let (_home, agent, _) = real_agent_in_temp_home().await;
-    check_run(
-        agent,
-        json!({ "command": "exit 42" }),
-        "exit_code",
-        json!(42),
-    )
-    .await;
+    let request = json!({ "command": "exit 42" });
+    check_run(agent, request, "exit_code", json!(42)).await;
 }
 
 #[tokio::test]

@@ -96,6 +96,16 @@ impl Smoke {
         str_field(&started, "background_process_id")
     }
 
+    /// Starts `command` in the background, waits for it to exit cleanly
+    /// with `output` (both checked), and returns its id.
+    async fn run_in_background_to_a_clean_exit(&self, command: &str, output: &str) -> String {
+        let id = self
+            .start_in_background(json!({"command": command, "run_in_background": true}))
+            .await;
+        self.check_exits_cleanly(&id, output).await;
+        id
+    }
+
     /// Waits (up to 30 s) through `process_output` for process `id` to exit
     /// with code 0 and checks its output; empty output is omitted from the
     /// result, like Go's omitempty.
@@ -299,13 +309,11 @@ async fn execute_with_a_non_zero_exit_is_not_a_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execute_in_the_background_then_process_output_waits_for_the_exit() {
     let s = Smoke::start().await;
-    let id = s
-        .start_in_background(json!({
-            "command": "echo started; sleep 0.3; echo finished",
-            "run_in_background": true,
-        }))
-        .await;
-    s.check_exits_cleanly(&id, "started\nfinished\n").await;
+    s.run_in_background_to_a_clean_exit(
+        "echo started; sleep 0.3; echo finished",
+        "started\nfinished\n",
+    )
+    .await;
     s.stop().await;
 }
 
@@ -366,10 +374,7 @@ async fn execute_timing_out_gives_a_process_id_to_reattach_signal_and_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_list_shows_running_processes_first_with_their_details() {
     let s = Smoke::start().await;
-    let done = s
-        .start_in_background(json!({"command": "true", "run_in_background": true}))
-        .await;
-    s.check_exits_cleanly(&done, "").await;
+    let done = s.run_in_background_to_a_clean_exit("true", "").await;
     // A trailing `&` is promoted to a background process without it.
     s.start_in_background(json!({"command": "sleep 60 &"}))
         .await;
@@ -408,10 +413,7 @@ async fn process_list_shows_running_processes_first_with_their_details() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_signal_on_an_exited_or_unknown_process_reports_the_agent_error() {
     let s = Smoke::start().await;
-    let exited = s
-        .start_in_background(json!({"command": "exit 0", "run_in_background": true}))
-        .await;
-    s.check_exits_cleanly(&exited, "").await;
+    let exited = s.run_in_background_to_a_clean_exit("exit 0", "").await;
     let unknown = "00000000-0000-4000-8000-000000000000";
     // (process, signal, the agent's status and message)
     for (id, signal, agent_error) in [

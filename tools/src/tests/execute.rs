@@ -64,6 +64,17 @@ async fn execute_within(conn: &FakeConn, command: &str, timeout: &str) -> ToolRe
     call(conn, "execute", args).await
 }
 
+/// [`execute_within`] on tools with the `NoSnapshotFallback` bug switched on.
+async fn execute_within_without_snapshot_fallback(
+    conn: &FakeConn,
+    command: &str,
+    timeout: &str,
+) -> ToolResult {
+    let options = ToolOptions::with_bugs(BugSet::none().with(Bug::NoSnapshotFallback));
+    let args = json!({"command": command, "timeout": timeout});
+    call_with(options, conn, "execute", args).await
+}
+
 #[tokio::test]
 async fn empty_command_is_an_error_response() {
     for args in [
@@ -405,14 +416,7 @@ async fn transport_error_while_the_process_still_runs() {
 async fn no_snapshot_fallback_bug_returns_the_bare_transport_error() {
     cov_mark::check!(execute_no_snapshot_fallback);
     let conn = wait_cut_at_the_write_deadline();
-    let options = ToolOptions::with_bugs(BugSet::none().with(Bug::NoSnapshotFallback));
-    let result = call_with(
-        options,
-        &conn,
-        "execute",
-        json!({"command": "make", "timeout": "60s"}),
-    )
-    .await;
+    let result = execute_within_without_snapshot_fallback(&conn, "make", "60s").await;
     // No snapshot, no process id: the model cannot recover the result.
     assert_eq!(
         result.text,
@@ -427,14 +431,7 @@ async fn no_snapshot_fallback_bug_returns_the_bare_transport_error() {
 #[tokio::test(start_paused = true)]
 async fn no_snapshot_fallback_bug_still_snapshots_after_a_timeout() {
     let conn = never_finishing(running("partial"));
-    let options = ToolOptions::with_bugs(BugSet::none().with(Bug::NoSnapshotFallback));
-    let result = call_with(
-        options,
-        &conn,
-        "execute",
-        json!({"command": "x", "timeout": "1s"}),
-    )
-    .await;
+    let result = execute_within_without_snapshot_fallback(&conn, "x", "1s").await;
     assert_eq!(
         json_of(&result)["error"],
         json!("command timed out after 1s")
