@@ -142,8 +142,7 @@ async fn start_process_default_work_dir_from_closure() {
         dir: Some(dir.path().to_path_buf()),
         ..AgentConfig::default()
     };
-    let seams = real_seams(&config, Some(home.path().to_path_buf()));
-    let agent = TestAgent::start(config, seams).await;
+    let agent = TestAgent::real_with(config, home.path()).await;
     check_default_workdir(&agent.client(), dir.path()).await;
     agent.stop().await;
 }
@@ -155,8 +154,7 @@ async fn start_process_default_work_dir_closure_non_existent_falls_back_to_home(
         dir: Some(home.path().join("does-not-exist")),
         ..AgentConfig::default()
     };
-    let seams = real_seams(&config, Some(home.path().to_path_buf()));
-    let agent = TestAgent::start(config, seams).await;
+    let agent = TestAgent::real_with(config, home.path()).await;
     check_default_workdir(&agent.client(), home.path()).await;
     agent.stop().await;
 }
@@ -405,8 +403,7 @@ async fn process_output_wait_timeout() {
         max_wait: Duration::from_millis(500),
         ..AgentConfig::default()
     };
-    let seams = real_seams(&config, Some(home.path().to_path_buf()));
-    let agent = TestAgent::start(config, seams).await;
+    let agent = TestAgent::real_with(config, home.path()).await;
     let c = agent.client();
     let id = c.start("echo partial; sleep 300").await;
     let a = c.wait(&id).await;

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use agent::{AgentConfig, Bug, BugSet};
 use common::{
-    CHAT_A, CHAT_B, Client, TestAgent, real_agent_in_temp_home, real_seams, scripted_agent,
-    serve_in_memory,
+    CHAT_A, CHAT_B, Client, TestAgent, real_agent_in_temp_home, scripted_agent, serve_in_memory,
 };
 use http::Method;
 
@@ -158,8 +157,7 @@ async fn an_oversized_body_is_413_in_the_json_envelope() {
         body_limit: 1024,
         ..AgentConfig::default()
     };
-    let seams = real_seams(&config, Some(home.path().to_path_buf()));
-    let agent = TestAgent::start(config, seams).await;
+    let agent = TestAgent::real_with(config, home.path()).await;
     let body = serde_json::json!({ "command": "x".repeat(4096) }).to_string();
     let a = agent
         .client()

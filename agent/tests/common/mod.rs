@@ -41,7 +41,11 @@ pub use served::TestAgent;
 impl TestAgent {
     /// An agent with real seams, default config, home = `home`.
     pub async fn real(home: &std::path::Path) -> TestAgent {
-        let config = AgentConfig::default();
+        TestAgent::real_with(AgentConfig::default(), home).await
+    }
+
+    /// An agent with real seams, `config`, home = `home`.
+    pub async fn real_with(config: AgentConfig, home: &std::path::Path) -> TestAgent {
         let seams = real_seams(&config, Some(home.to_path_buf()));
         TestAgent::start(config, seams).await
     }
