@@ -8,15 +8,23 @@
 
 mod files_support;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use agent::files::wire::{EditFilesRequest, EditFilesResponse, FileEdit, FileEdits};
+use agent::files::wire::{
+    EditFilesRequest, EditFilesResponse, FileEdit, FileEditResult, FileEdits,
+};
 use agent::{Agent, Bug, BugSet};
-use files_support::{Call, Fixture, Reply, call, chat_id, denied, post, post_json, with_chat};
+use axum::body::Body;
+use files_support::{
+    Call, Fixture, Reply, call, check_failure_records_no_path, check_follows_symlinks,
+    check_preserves_permissions, check_records_the_path_for_chat_and_ancestors, denied, post,
+    post_json,
+};
 use http::StatusCode;
+
+const EDIT_FILES: &str = "/api/v0/edit-files";
 
 fn edit(search: &str, replace: &str) -> FileEdit {
     FileEdit {
@@ -47,8 +55,18 @@ fn request(files: Vec<FileEdits>) -> EditFilesRequest {
     }
 }
 
+/// A request with one file entry holding one edit.
+fn one_edit(path: &str, search: &str, replace: &str) -> EditFilesRequest {
+    request(vec![entry(path, vec![edit(search, replace)])])
+}
+
+/// The `POST /edit-files` request carrying `req`.
+fn post_edits(req: &EditFilesRequest) -> http::Request<Body> {
+    post_json(EDIT_FILES, req)
+}
+
 async fn send(fx: &Fixture, req: &EditFilesRequest) -> Reply {
-    fx.call(post_json("/api/v0/edit-files", req)).await
+    fx.call(post_edits(req)).await
 }
 
 /// One row of the upstream table. Paths are names inside the fixture's
@@ -288,14 +306,8 @@ async fn edit_files() {
         match &r.error {
             None => assert_eq!(reply.status, StatusCode::OK, "{}: {}", r.name, reply.text()),
             Some((status, texts)) => {
-                assert_eq!(reply.status, *status, "{}: {}", r.name, reply.text());
                 for text in texts {
-                    assert!(
-                        reply.error_text().contains(text),
-                        "{}: {}",
-                        r.name,
-                        reply.error_text()
-                    );
+                    reply.assert_error(*status, text, r.name);
                 }
             }
         }
@@ -334,7 +346,7 @@ async fn edit_files_multi_error_joins_messages_in_request_order() {
 #[tokio::test]
 async fn edit_files_bad_json_is_400() {
     let fx = Fixture::new();
-    let reply = fx.call(post("/api/v0/edit-files", "{not json")).await;
+    let reply = fx.call(post(EDIT_FILES, "{not json")).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(
         reply
@@ -347,44 +359,13 @@ async fn edit_files_bad_json_is_400() {
 
 #[tokio::test]
 async fn edit_files_preserves_permissions() {
-    let fx = Fixture::new();
-    let path = fx.write("script.sh", "#!/bin/sh\necho hello\n");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let reply = send(
-        &fx,
-        &request(vec![entry(&path, vec![edit("hello", "world")])]),
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    assert_eq!(fx.read("script.sh"), b"#!/bin/sh\necho world\n");
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(
-        mode, 0o755,
-        "edit_files should preserve the original file's permissions"
-    );
+    check_preserves_permissions(|path| post_edits(&one_edit(path, "hello", "world"))).await;
 }
 
 #[tokio::test]
 async fn edit_files_follows_symlinks() {
-    let fx = Fixture::new();
-    let real = fx.write("real.txt", "hello world");
-    let link = fx.path("link.txt");
-    std::os::unix::fs::symlink(&real, &link).unwrap();
-    let link = link.display().to_string();
-    let reply = send(
-        &fx,
-        &request(vec![entry(&link, vec![edit("hello", "goodbye")])]),
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    assert!(
-        std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink(),
-        "symlink was replaced"
-    );
-    assert_eq!(fx.read("real.txt"), b"goodbye world");
+    let change = |link: &str| post_edits(&one_edit(link, "hello", "goodbye"));
+    check_follows_symlinks("hello world", change, "goodbye world").await;
 }
 
 /// Runs an include_diff request that must succeed.
@@ -398,16 +379,25 @@ async fn diffs(fx: &Fixture, files: Vec<FileEdits>) -> EditFilesResponse {
     reply.json()
 }
 
+/// Runs a one-edit include_diff request on `path` that must succeed, and
+/// returns its only file result.
+async fn one_diff(fx: &Fixture, path: &str, search: &str, replace: &str) -> FileEditResult {
+    let files = diffs(fx, one_edit(path, search, replace).files)
+        .await
+        .files
+        .unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files.into_iter().next().unwrap()
+}
+
 #[tokio::test]
 async fn edit_files_file_results_diff_requested_single_file() {
     let fx = Fixture::new();
     let path = fx.write("diff-single", "hello world\n");
-    let resp = diffs(&fx, vec![entry(&path, vec![edit("hello", "HELLO")])]).await;
-    let files = resp.files.unwrap();
-    assert_eq!(files.len(), 1);
-    assert_eq!(files[0].path, path);
+    let file = one_diff(&fx, &path, "hello", "HELLO").await;
+    assert_eq!(file.path, path);
     assert_eq!(
-        files[0].diff,
+        file.diff,
         format!("--- {path}\n+++ {path}\n@@ -1 +1 @@\n-hello world\n+HELLO world\n")
     );
 }
@@ -416,10 +406,9 @@ async fn edit_files_file_results_diff_requested_single_file() {
 async fn edit_files_file_results_diff_requested_no_op_edit() {
     let fx = Fixture::new();
     let path = fx.write("diff-noop", "same\n");
-    let resp = diffs(&fx, vec![entry(&path, vec![edit("same", "same")])]).await;
-    let files = resp.files.unwrap();
+    let file = one_diff(&fx, &path, "same", "same").await;
     assert_eq!(
-        (files[0].path.as_str(), files[0].diff.as_str()),
+        (file.path.as_str(), file.diff.as_str()),
         (path.as_str(), "")
     );
 }
@@ -428,11 +417,7 @@ async fn edit_files_file_results_diff_requested_no_op_edit() {
 async fn edit_files_file_results_diff_not_requested() {
     let fx = Fixture::new();
     let path = fx.write("diff-off", "hello\n");
-    let reply = send(
-        &fx,
-        &request(vec![entry(&path, vec![edit("hello", "HELLO")])]),
-    )
-    .await;
+    let reply = send(&fx, &one_edit(&path, "hello", "HELLO")).await;
     assert_eq!(reply.status, StatusCode::OK);
     let resp: EditFilesResponse = reply.json();
     assert_eq!(
@@ -497,52 +482,30 @@ async fn edit_files_file_results_diff_requested_multi_edit_same_file() {
 async fn edit_files_file_results_diff_requested_symlink_reports_original_path() {
     let fx = Fixture::new();
     let real = fx.write("real.txt", "hello\n");
-    let link = fx.path("link.txt");
-    std::os::unix::fs::symlink(&real, &link).unwrap();
-    let link = link.display().to_string();
-    let resp = diffs(&fx, vec![entry(&link, vec![edit("hello", "HELLO")])]).await;
-    let files = resp.files.unwrap();
-    assert_eq!(files[0].path, link);
+    let link = fx.symlink("link.txt", &real);
+    let file = one_diff(&fx, &link, "hello", "HELLO").await;
+    assert_eq!(file.path, link);
     assert!(
-        files[0]
-            .diff
-            .starts_with(&format!("--- {link}\n+++ {link}\n")),
+        file.diff.starts_with(&format!("--- {link}\n+++ {link}\n")),
         "{}",
-        files[0].diff
+        file.diff
     );
 }
 
 #[tokio::test]
 async fn handle_edit_files_chat_headers_updates_path_store() {
-    let fx = Fixture::new();
-    let path = fx.write("test.txt", "hello");
-    let (chat, ancestor) = (chat_id(1), chat_id(2));
-    let req = request(vec![entry(&path, vec![edit("hello", "world")])]);
-    let reply = fx
-        .call(with_chat(
-            post_json("/api/v0/edit-files", &req),
-            chat,
-            &[ancestor],
-        ))
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    assert_eq!(fx.agent.paths().get_paths(chat), Some(vec![path.clone()]));
-    assert_eq!(fx.agent.paths().get_paths(ancestor), Some(vec![path]));
+    check_records_the_path_for_chat_and_ancestors(|fx| {
+        let path = fx.write("test.txt", "hello");
+        let request = post_edits(&one_edit(&path, "hello", "world"));
+        (path, request)
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn handle_edit_files_failure_no_path_store_update() {
-    let fx = Fixture::new();
-    let chat = chat_id(3);
-    let req = request(vec![entry(
-        "/nonexistent/file.txt",
-        vec![edit("hello", "world")],
-    )]);
-    let reply = fx
-        .call(with_chat(post_json("/api/v0/edit-files", &req), chat, &[]))
-        .await;
-    assert_ne!(reply.status, StatusCode::OK);
-    assert_eq!(fx.agent.paths().get_paths(chat), None);
+    let request = post_edits(&one_edit("/nonexistent/file.txt", "hello", "world"));
+    check_failure_records_no_path(request, StatusCode::NOT_FOUND).await;
 }
 
 /// R8: an empty search used to match everywhere; with `replace_all` it
@@ -606,9 +569,7 @@ async fn duplicate_entries_for_one_file_are_rejected() {
 async fn two_paths_aliasing_one_file_through_a_symlink_are_rejected() {
     let fx = Fixture::new();
     let real = fx.write("real.txt", "alpha beta");
-    let link = fx.path("link.txt");
-    std::os::unix::fs::symlink(&real, &link).unwrap();
-    let link = link.display().to_string();
+    let link = fx.symlink("link.txt", &real);
     let dotted = fx.p("./real.txt");
     for (first, second) in [(&real, &link), (&real, &dotted)] {
         let reply = send(
@@ -674,10 +635,7 @@ async fn race_two_edits(bugs: BugSet) -> (Vec<StatusCode>, String) {
         .into_iter()
         .map(|(s, r)| {
             let agent = fx.agent.clone();
-            let req = post_json(
-                "/api/v0/edit-files",
-                &request(vec![entry(&path, vec![edit(s, r)])]),
-            );
+            let req = post_edits(&one_edit(&path, s, r));
             tokio::spawn(async move { call(&agent, req).await.status })
         })
         .collect();
@@ -715,7 +673,7 @@ async fn unserialised_edits_switch_skips_the_file_lock() {
     cov_mark::check!(edits_unserialised);
     let fx = Fixture::with_bugs(BugSet::none().with(Bug::UnserialisedEdits));
     let path = fx.write("f", "a");
-    let reply = send(&fx, &request(vec![entry(&path, vec![edit("a", "b")])])).await;
+    let reply = send(&fx, &one_edit(&path, "a", "b")).await;
     assert_eq!(reply.status, StatusCode::OK);
 }
 
@@ -723,8 +681,8 @@ async fn unserialised_edits_switch_skips_the_file_lock() {
 async fn file_locks_are_released_after_each_request() {
     let fx = Fixture::new();
     let path = fx.write("f", "a");
-    let ok = send(&fx, &request(vec![entry(&path, vec![edit("a", "b")])])).await;
-    let failed = send(&fx, &request(vec![entry(&path, vec![edit("zzz", "b")])])).await;
+    let ok = send(&fx, &one_edit(&path, "a", "b")).await;
+    let failed = send(&fx, &one_edit(&path, "zzz", "b")).await;
     assert_eq!(
         (ok.status, failed.status),
         (StatusCode::OK, StatusCode::BAD_REQUEST)
@@ -739,11 +697,7 @@ async fn a_failed_phase_two_write_leaves_the_original_byte_identical() {
     let path = fx.write("f", original);
     fx.fs
         .set(|call, _| (call == Call::WriteNew).then(|| std::io::Error::from_raw_os_error(28)));
-    let reply = send(
-        &fx,
-        &request(vec![entry(&path, vec![edit("keep", "lose")])]),
-    )
-    .await;
+    let reply = send(&fx, &one_edit(&path, "keep", "lose")).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(
         reply.error_text(),

@@ -7,10 +7,12 @@
 
 mod files_support;
 
-use std::os::unix::fs::PermissionsExt;
-
 use axum::body::Body;
-use files_support::{Call, Fixture, chat_id, denied, enc, post, with_chat};
+use files_support::{
+    Call, Fixture, chat_id, check_failure_records_no_path, check_follows_symlinks,
+    check_preserves_permissions, check_records_the_path_for_chat_and_ancestors, denied, enc, post,
+    with_chat,
+};
 use http::StatusCode;
 
 fn write_uri(path: &str) -> String {
@@ -92,14 +94,7 @@ async fn write_file() {
                     "{name}"
                 );
             }
-            Err((status, text)) => {
-                assert_eq!(reply.status, status, "{name}: {}", reply.text());
-                assert!(
-                    reply.error_text().contains(text),
-                    "{name}: {}",
-                    reply.error_text()
-                );
-            }
+            Err((status, text)) => reply.assert_error(status, text, name),
         }
     }
     assert_eq!(fx.read("file"), b"content");
@@ -115,11 +110,10 @@ async fn write_file_reports_io_error() {
     ];
     let body = Body::from_stream(futures::stream::iter(chunks));
     let reply = fx.call(post(&write_uri(&path), body)).await;
-    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(
-        reply.error_text().contains("simulated I/O error"),
-        "{}",
-        reply.error_text()
+    reply.assert_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "simulated I/O error",
+        "failing body",
     );
     assert_eq!(fx.read("write-io-error"), b"original");
     assert_no_temp_files(&fx);
@@ -127,65 +121,37 @@ async fn write_file_reports_io_error() {
 
 #[tokio::test]
 async fn write_file_preserves_permissions() {
-    let fx = Fixture::new();
-    let path = fx.write("script.sh", "#!/bin/sh\necho hello\n");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let reply = fx
-        .call(post(&write_uri(&path), "#!/bin/sh\necho world\n"))
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    assert_eq!(fx.read("script.sh"), b"#!/bin/sh\necho world\n");
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(
-        mode, 0o755,
-        "write_file should preserve the original file's permissions"
-    );
+    check_preserves_permissions(|path| post(&write_uri(path), "#!/bin/sh\necho world\n")).await;
 }
 
 #[tokio::test]
 async fn write_file_follows_symlinks() {
-    let fx = Fixture::new();
-    let real = fx.write("real.txt", "original");
-    let link = fx.path("link.txt");
-    std::os::unix::fs::symlink(&real, &link).unwrap();
-    let reply = fx
-        .call(post(&write_uri(&link.display().to_string()), "updated"))
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    assert!(
-        std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink(),
-        "symlink was replaced"
-    );
-    assert_eq!(fx.read("real.txt"), b"updated");
+    check_follows_symlinks(
+        "original",
+        |link| post(&write_uri(link), "updated"),
+        "updated",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn write_file_through_a_relative_symlinked_directory() {
     let fx = Fixture::new();
     std::fs::create_dir(fx.path("target-dir")).unwrap();
-    std::os::unix::fs::symlink("target-dir", fx.path("alias")).unwrap();
+    fx.symlink("alias", "target-dir");
     let reply = fx
         .call(post(&write_uri(&fx.p("alias/new/file.txt")), "hi"))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(fx.read("target-dir/new/file.txt"), b"hi");
-    assert!(
-        std::fs::symlink_metadata(fx.path("alias"))
-            .unwrap()
-            .file_type()
-            .is_symlink()
-    );
+    assert!(fx.is_symlink("alias"));
 }
 
 #[tokio::test]
 async fn write_file_symlink_loop_is_a_500() {
     let fx = Fixture::new();
-    std::os::unix::fs::symlink("b", fx.path("a")).unwrap();
-    std::os::unix::fs::symlink("a", fx.path("b")).unwrap();
-    let path = fx.p("a");
+    let path = fx.symlink("a", "b");
+    fx.symlink("b", "a");
     let reply = fx.call(post(&write_uri(&path), "x")).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(
@@ -230,12 +196,7 @@ async fn failed_write_leaves_the_original_byte_identical() {
             })
         });
         let reply = fx.call(post(&write_uri(&path), "new")).await;
-        assert_eq!(reply.status, status, "{name}: {}", reply.text());
-        assert!(
-            reply.error_text().contains(text),
-            "{name}: {}",
-            reply.error_text()
-        );
+        reply.assert_error(status, text, name);
         assert_eq!(fx.read("target"), original, "{name}");
         fx.fs.set(|_, _| None);
         assert_no_temp_files(&fx);
@@ -244,14 +205,12 @@ async fn failed_write_leaves_the_original_byte_identical() {
 
 #[tokio::test]
 async fn handle_write_file_chat_headers_updates_path_store() {
-    let fx = Fixture::new();
-    let path = fx.p("test.txt");
-    let (chat, ancestor) = (chat_id(1), chat_id(2));
-    let req = with_chat(post(&write_uri(&path), "hello world"), chat, &[ancestor]);
-    let reply = fx.call(req).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    assert_eq!(fx.agent.paths().get_paths(chat), Some(vec![path.clone()]));
-    assert_eq!(fx.agent.paths().get_paths(ancestor), Some(vec![path]));
+    check_records_the_path_for_chat_and_ancestors(|fx| {
+        let path = fx.p("test.txt");
+        let request = post(&write_uri(&path), "hello world");
+        (path, request)
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -266,27 +225,16 @@ async fn handle_write_file_no_chat_headers_no_path_store_update() {
 
 #[tokio::test]
 async fn handle_write_file_failure_no_path_store_update() {
-    let fx = Fixture::new();
-    let chat = chat_id(3);
-    let reply = fx
-        .call(with_chat(
-            post(&write_uri("relative/path.txt"), "hello world"),
-            chat,
-            &[],
-        ))
-        .await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert_eq!(fx.agent.paths().get_paths(chat), None);
+    let request = post(&write_uri("relative/path.txt"), "hello world");
+    check_failure_records_no_path(request, StatusCode::BAD_REQUEST).await;
 }
 
 #[tokio::test]
 async fn path_store_records_the_path_as_requested_not_the_link_target() {
     let fx = Fixture::new();
     let real = fx.write("real.txt", "x");
-    let link = fx.path("link.txt");
-    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let link = fx.symlink("link.txt", &real);
     let chat = chat_id(4);
-    let link = link.display().to_string();
     let reply = fx
         .call(with_chat(post(&write_uri(&link), "y"), chat, &[]))
         .await;

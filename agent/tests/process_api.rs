@@ -4,21 +4,14 @@
 
 mod common;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use agent::AgentConfig;
 use agent::seams::UpdateEnvHook;
-use common::{CHAT_A, CHAT_B, Client, TestAgent, real_seams};
+use common::{CHAT_A, CHAT_B, Client, TestAgent, real_agent_in_temp_home, real_seams};
 use serde_json::{Value, json};
-
-/// A home directory and an agent whose home it is.
-async fn setup() -> (tempfile::TempDir, TestAgent, Client) {
-    let home = tempfile::tempdir().expect("home");
-    let agent = TestAgent::real(home.path()).await;
-    let client = agent.client();
-    (home, agent, client)
-}
 
 fn find<'a>(list: &'a [Value], id: &str) -> &'a Value {
     list.iter()
@@ -42,19 +35,45 @@ fn check_error(answer: &common::Answer, status: u16, message: &str) {
     );
 }
 
+/// Starts `request` (a start body) on `agent`, waits for the exit, checks
+/// that the final output answer has `expected` at `field`, then stops the
+/// agent.
+async fn check_run(agent: TestAgent, request: Value, field: &str, expected: Value) {
+    let c = agent.client();
+    let id = c.start_json(request.clone()).await;
+    let answer = c.wait(&id).await;
+    assert_eq!(answer.json[field], expected, "{request}: {:?}", answer.json);
+    agent.stop().await;
+}
+
+/// Starts `pwd` with no workdir on `c` and checks that it ran in `dir`
+/// (the shell reports the canonical path) and is listed with `dir` as given.
+async fn check_default_workdir(c: &Client, dir: &Path) {
+    let id = c.start("pwd").await;
+    let out = c.wait(&id).await;
+    let canonical = std::fs::canonicalize(dir).expect("canonical");
+    assert_eq!(
+        out.json["output"].as_str().expect("output").trim(),
+        canonical.to_string_lossy()
+    );
+    assert_eq!(
+        find(&c.list().await, &id)["workdir"],
+        dir.to_string_lossy().as_ref()
+    );
+}
+
 // ---- StartProcess ----------------------------------------------------------
 
 #[tokio::test]
 async fn start_process_foreground_command() {
-    let (_home, agent, c) = setup().await;
-    let id = c.start("echo hello").await;
-    assert_eq!(c.wait(&id).await.json["exit_code"], 0);
-    agent.stop().await;
+    let (_home, agent, _) = real_agent_in_temp_home().await;
+    let request = json!({ "command": "echo hello" });
+    check_run(agent, request, "exit_code", json!(0)).await;
 }
 
 #[tokio::test]
 async fn start_process_background_command() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c
         .start_json(json!({ "command": "echo bg", "background": true }))
         .await;
@@ -65,7 +84,7 @@ async fn start_process_background_command() {
 
 #[tokio::test]
 async fn start_process_empty_command() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let a = c
         .post("/api/v0/processes/start", r#"{"command": ""}"#)
         .await;
@@ -75,7 +94,7 @@ async fn start_process_empty_command() {
 
 #[tokio::test]
 async fn start_process_malformed_json() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let a = c.post("/api/v0/processes/start", "{not json").await;
     check_error(&a, 400, "valid JSON");
     assert!(a.json["detail"].as_str().is_some_and(|d| !d.is_empty()));
@@ -84,7 +103,7 @@ async fn start_process_malformed_json() {
 
 #[tokio::test]
 async fn start_process_custom_work_dir() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("marker.txt"), "x").expect("marker");
     let workdir = dir.path().to_string_lossy().to_string();
@@ -110,17 +129,8 @@ async fn start_process_default_work_dir_is_home() {
     let mut seams = agent::Seams::real(config.wait_delay);
     seams.env = Arc::new(agent::seams::RealEnvInfo);
     let agent = TestAgent::start(config, seams).await;
-    let c = agent.client();
-    let id = c.start("pwd").await;
-    let out = c.wait(&id).await;
     let home = agent::seams::EnvInfo::home_dir(&agent::seams::RealEnvInfo).expect("home");
-    let home = home.to_string_lossy().to_string();
-    assert_eq!(find(&c.list().await, &id)["workdir"], home.as_str());
-    let canonical = std::fs::canonicalize(&home).expect("canonical home");
-    assert_eq!(
-        out.json["output"].as_str().expect("output").trim(),
-        canonical.to_string_lossy()
-    );
+    check_default_workdir(&agent.client(), &home).await;
     agent.stop().await;
 }
 
@@ -132,20 +142,8 @@ async fn start_process_default_work_dir_from_closure() {
         dir: Some(dir.path().to_path_buf()),
         ..AgentConfig::default()
     };
-    let seams = real_seams(&config, Some(home.path().to_path_buf()));
-    let agent = TestAgent::start(config, seams).await;
-    let c = agent.client();
-    let id = c.start("pwd").await;
-    let out = c.wait(&id).await;
-    let expected = std::fs::canonicalize(dir.path()).expect("canonical");
-    assert_eq!(
-        out.json["output"].as_str().expect("output").trim(),
-        expected.to_string_lossy()
-    );
-    assert_eq!(
-        find(&c.list().await, &id)["workdir"],
-        dir.path().to_string_lossy().as_ref()
-    );
+    let agent = TestAgent::real_with(config, home.path()).await;
+    check_default_workdir(&agent.client(), dir.path()).await;
     agent.stop().await;
 }
 
@@ -156,15 +154,8 @@ async fn start_process_default_work_dir_closure_non_existent_falls_back_to_home(
         dir: Some(home.path().join("does-not-exist")),
         ..AgentConfig::default()
     };
-    let seams = real_seams(&config, Some(home.path().to_path_buf()));
-    let agent = TestAgent::start(config, seams).await;
-    let c = agent.client();
-    let id = c.start("pwd").await;
-    c.wait(&id).await;
-    assert_eq!(
-        find(&c.list().await, &id)["workdir"],
-        home.path().to_string_lossy().as_ref()
-    );
+    let agent = TestAgent::real_with(config, home.path()).await;
+    check_default_workdir(&agent.client(), home.path()).await;
     agent.stop().await;
 }
 
@@ -191,12 +182,9 @@ async fn start_process_default_work_dir_uses_injected_env_info_home() {
 
 #[tokio::test]
 async fn start_process_custom_env() {
-    let (_home, agent, c) = setup().await;
-    let id = c
-        .start_json(json!({ "command": "echo $MY_VAR", "env": { "MY_VAR": "custom-value" } }))
-        .await;
-    assert_eq!(c.wait(&id).await.json["output"], "custom-value\n");
-    agent.stop().await;
+    let (_home, agent, _) = real_agent_in_temp_home().await;
+    let request = json!({ "command": "echo $MY_VAR", "env": { "MY_VAR": "custom-value" } });
+    check_run(agent, request, "output", json!("custom-value\n")).await;
 }
 
 fn hook_adding(key: &'static str, value: &'static str) -> UpdateEnvHook {
@@ -206,48 +194,42 @@ fn hook_adding(key: &'static str, value: &'static str) -> UpdateEnvHook {
     })
 }
 
-async fn agent_with_hook(hook: UpdateEnvHook) -> (tempfile::TempDir, TestAgent, Client) {
+async fn agent_with_hook(hook: UpdateEnvHook) -> (tempfile::TempDir, TestAgent) {
     let home = tempfile::tempdir().expect("home");
     let config = AgentConfig::default();
     let mut seams = real_seams(&config, Some(home.path().to_path_buf()));
     seams.update_env = Some(hook);
     let agent = TestAgent::start(config, seams).await;
-    let c = agent.client();
-    (home, agent, c)
+    (home, agent)
 }
 
 #[tokio::test]
 async fn start_process_update_env_hook() {
-    let (_home, agent, c) = agent_with_hook(hook_adding("HOOK_VAR", "from-hook")).await;
-    let id = c.start("echo $HOOK_VAR").await;
-    assert_eq!(c.wait(&id).await.json["output"], "from-hook\n");
-    agent.stop().await;
+    let (_home, agent) = agent_with_hook(hook_adding("HOOK_VAR", "from-hook")).await;
+    let request = json!({ "command": "echo $HOOK_VAR" });
+    check_run(agent, request, "output", json!("from-hook\n")).await;
 }
 
 #[tokio::test]
 async fn start_process_update_env_hook_overridden_by_req_env() {
-    let (_home, agent, c) = agent_with_hook(hook_adding("HOOK_VAR", "from-hook")).await;
-    let id = c
-        .start_json(json!({ "command": "echo $HOOK_VAR", "env": { "HOOK_VAR": "from-request" } }))
-        .await;
-    assert_eq!(c.wait(&id).await.json["output"], "from-request\n");
-    agent.stop().await;
+    let (_home, agent) = agent_with_hook(hook_adding("HOOK_VAR", "from-hook")).await;
+    let request = json!({ "command": "echo $HOOK_VAR", "env": { "HOOK_VAR": "from-request" } });
+    check_run(agent, request, "output", json!("from-request\n")).await;
 }
 
 #[tokio::test]
 async fn start_process_update_env_hook_error_falls_back_to_agent_env() {
     let hook: UpdateEnvHook = Arc::new(|_| Err("hook broke".to_string()));
-    let (_home, agent, c) = agent_with_hook(hook).await;
-    let id = c.start("echo ${PATH:+has-path}").await;
-    assert_eq!(c.wait(&id).await.json["output"], "has-path\n");
-    agent.stop().await;
+    let (_home, agent) = agent_with_hook(hook).await;
+    let request = json!({ "command": "echo ${PATH:+has-path}" });
+    check_run(agent, request, "output", json!("has-path\n")).await;
 }
 
 // ---- ListProcesses ---------------------------------------------------------
 
 #[tokio::test]
 async fn list_processes_no_processes() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let a = c.get("/api/v0/processes/list").await;
     assert_eq!(a.status, 200);
     assert_eq!(a.json, json!({ "processes": [] }));
@@ -256,7 +238,7 @@ async fn list_processes_no_processes() {
 
 #[tokio::test]
 async fn list_processes_filter_by_chat_id() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let (a, b) = (c.chat(CHAT_A), c.chat(CHAT_B));
     for id in [
         a.start("echo a1").await,
@@ -273,7 +255,7 @@ async fn list_processes_filter_by_chat_id() {
 
 #[tokio::test]
 async fn list_processes_chat_id_filtering() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let a = c.chat(CHAT_A);
     let id = a.start("echo scoped").await;
     c.wait(&id).await;
@@ -285,7 +267,7 @@ async fn list_processes_chat_id_filtering() {
 
 #[tokio::test]
 async fn list_processes_sort_and_limit() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     for i in 0..12 {
         let id = c.start(&format!("echo {i}")).await;
         c.wait(&id).await;
@@ -305,7 +287,7 @@ async fn list_processes_sort_and_limit() {
 
 #[tokio::test]
 async fn list_processes_running_processes_sorted_first() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let running = c.start("sleep 300").await;
     let exited = c.start("echo done").await;
     c.wait(&exited).await;
@@ -319,7 +301,7 @@ async fn list_processes_running_processes_sorted_first() {
 
 #[tokio::test]
 async fn list_processes_mixed_running_and_exited() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let exited = c.start("exit 3").await;
     c.wait(&exited).await;
     let running = c.start("sleep 300").await;
@@ -338,7 +320,7 @@ async fn list_processes_mixed_running_and_exited() {
 
 #[tokio::test]
 async fn process_output_exited_process() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.start("echo finished").await;
     c.wait(&id).await;
     let a = c.output(&id).await;
@@ -356,7 +338,7 @@ async fn process_output_exited_process() {
 
 #[tokio::test]
 async fn process_output_running_process() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.start("sleep 300").await;
     let a = c.output(&id).await;
     assert_eq!(a.status, 200);
@@ -367,7 +349,7 @@ async fn process_output_running_process() {
 
 #[tokio::test]
 async fn process_output_nonexistent_process() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let a = c.output("does-not-exist").await;
     check_error(&a, 404, "not found");
     assert_eq!(a.message(), "Process \"does-not-exist\" not found.");
@@ -376,7 +358,7 @@ async fn process_output_nonexistent_process() {
 
 #[tokio::test]
 async fn process_output_chat_id_enforcement() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.chat(CHAT_A).start("echo secret").await;
     c.chat(CHAT_A).wait(&id).await;
     check_error(&c.chat(CHAT_B).output(&id).await, 404, "not found");
@@ -387,7 +369,7 @@ async fn process_output_chat_id_enforcement() {
 
 #[tokio::test]
 async fn process_output_wait_for_exit() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.start("sleep 1; echo waited").await;
     let a = c.wait(&id).await;
     assert_eq!(a.status, 200);
@@ -399,7 +381,7 @@ async fn process_output_wait_for_exit() {
 
 #[tokio::test]
 async fn process_output_wait_already_exited() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.start("echo early").await;
     c.wait(&id).await;
     // The second wait returns at once: the buffer is already closed.
@@ -421,8 +403,7 @@ async fn process_output_wait_timeout() {
         max_wait: Duration::from_millis(500),
         ..AgentConfig::default()
     };
-    let seams = real_seams(&config, Some(home.path().to_path_buf()));
-    let agent = TestAgent::start(config, seams).await;
+    let agent = TestAgent::real_with(config, home.path()).await;
     let c = agent.client();
     let id = c.start("echo partial; sleep 300").await;
     let a = c.wait(&id).await;
@@ -435,7 +416,7 @@ async fn process_output_wait_timeout() {
 
 #[tokio::test]
 async fn process_output_concurrent_waiters() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.start("sleep 300").await;
     let w1 = tokio::spawn({
         let (c, id) = (c.clone(), id.clone());
@@ -459,7 +440,7 @@ async fn process_output_concurrent_waiters() {
 // ---- SignalProcess ---------------------------------------------------------
 
 async fn check_signal_ends_process(signal: &str) {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.start("sleep 300").await;
     let a = c.signal(&id, signal).await;
     assert_eq!(a.status, 200, "{:?}", a.json);
@@ -485,14 +466,14 @@ async fn signal_process_terminate_running() {
 
 #[tokio::test]
 async fn signal_process_nonexistent_process() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     check_error(&c.signal("nope", "kill").await, 404, "not found");
     agent.stop().await;
 }
 
 #[tokio::test]
 async fn signal_process_already_exited_process() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.start("true").await;
     c.wait(&id).await;
     let a = c.signal(&id, "kill").await;
@@ -503,7 +484,7 @@ async fn signal_process_already_exited_process() {
 
 #[tokio::test]
 async fn signal_process_empty_signal() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.start("sleep 300").await;
     check_error(&c.signal(&id, "").await, 400, "Signal is required");
     agent.stop().await;
@@ -511,7 +492,7 @@ async fn signal_process_empty_signal() {
 
 #[tokio::test]
 async fn signal_process_invalid_signal() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.start("sleep 300").await;
     let a = c.signal(&id, "hup").await;
     check_error(&a, 400, "Unsupported signal");
@@ -526,7 +507,7 @@ async fn signal_process_invalid_signal() {
 
 #[tokio::test]
 async fn handle_start_process_chat_headers_empty_work_dir_still_notifies() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let chat = uuid::Uuid::parse_str(CHAT_A).expect("uuid");
     let mut sub = agent.agent.paths().subscribe(chat);
     let id = c.chat(CHAT_A).start("true").await;
@@ -540,7 +521,7 @@ async fn handle_start_process_chat_headers_empty_work_dir_still_notifies() {
 
 #[tokio::test]
 async fn handle_start_process_chat_headers_with_work_dir_adds_the_path() {
-    let (home, agent, c) = setup().await;
+    let (home, agent, c) = real_agent_in_temp_home().await;
     let chat = uuid::Uuid::parse_str(CHAT_A).expect("uuid");
     let ancestor = uuid::Uuid::parse_str(CHAT_B).expect("uuid");
     let mut sub = agent.agent.paths().subscribe(ancestor);
@@ -565,7 +546,7 @@ async fn handle_start_process_chat_headers_with_work_dir_adds_the_path() {
 
 #[tokio::test]
 async fn process_lifecycle_start_wait_check_output() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.start("echo line1; echo line2").await;
     let a = c.wait(&id).await;
     let out = a.json["output"].as_str().expect("output");
@@ -575,15 +556,14 @@ async fn process_lifecycle_start_wait_check_output() {
 
 #[tokio::test]
 async fn process_lifecycle_non_zero_exit_code() {
-    let (_home, agent, c) = setup().await;
-    let id = c.start("exit 42").await;
-    assert_eq!(c.wait(&id).await.json["exit_code"], 42);
-    agent.stop().await;
+    let (_home, agent, _) = real_agent_in_temp_home().await;
+    let request = json!({ "command": "exit 42" });
+    check_run(agent, request, "exit_code", json!(42)).await;
 }
 
 #[tokio::test]
 async fn process_lifecycle_start_signal_verify_exit() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.start("sleep 300").await;
     assert_eq!(c.output(&id).await.json["running"], true);
     assert_eq!(c.signal(&id, "kill").await.status, 200);
@@ -595,7 +575,7 @@ async fn process_lifecycle_start_signal_verify_exit() {
 
 #[tokio::test]
 async fn process_lifecycle_output_exceeds_buffer() {
-    let (_home, agent, c) = setup().await;
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     // 100,000 lines of 10 bytes: far beyond 16 KiB head + 16 KiB tail.
     let id = c.start("seq 1000000 1099999").await;
     let a = c.wait(&id).await;
@@ -614,9 +594,7 @@ async fn process_lifecycle_output_exceeds_buffer() {
 
 #[tokio::test]
 async fn process_lifecycle_stderr_captured() {
-    let (_home, agent, c) = setup().await;
-    let id = c.start("echo to-stdout; echo to-stderr >&2").await;
-    let a = c.wait(&id).await;
-    assert_eq!(a.json["output"], "to-stdout\nto-stderr\n");
-    agent.stop().await;
+    let (_home, agent, _) = real_agent_in_temp_home().await;
+    let request = json!({ "command": "echo to-stdout; echo to-stderr >&2" });
+    check_run(agent, request, "output", json!("to-stdout\nto-stderr\n")).await;
 }

@@ -8,7 +8,9 @@ mod common;
 use std::time::Duration;
 
 use agent::{AgentConfig, Bug, BugSet};
-use common::{CHAT_A, CHAT_B, Client, TestAgent, real_seams, scripted_agent, serve_in_memory};
+use common::{
+    CHAT_A, CHAT_B, Client, TestAgent, real_agent_in_temp_home, scripted_agent, serve_in_memory,
+};
 use http::Method;
 
 /// One bad request and the answer it must get.
@@ -22,23 +24,34 @@ struct Case {
     detail: Option<&'static str>,
 }
 
-const fn case(
-    method: Method,
-    path: &'static str,
-    body: &'static str,
-    status: u16,
-    message: &'static str,
-) -> Case {
+/// A `GET path` that must be answered `status` with `message`.
+fn get(path: &'static str, status: u16, message: &'static str) -> Case {
     Case {
-        method,
+        method: Method::GET,
         path,
-        body,
+        body: "",
         status,
         message,
         detail: None,
     }
 }
 
+/// A `POST path` with `body` that must be answered `status` with `message`.
+fn post(path: &'static str, body: &'static str, status: u16, message: &'static str) -> Case {
+    Case {
+        method: Method::POST,
+        body,
+        ..get(path, status, message)
+    }
+}
+
+/// A start request with `body` that must be answered `status` with `message`.
+fn start(body: &'static str, status: u16, message: &'static str) -> Case {
+    post(START, body, status, message)
+}
+
+/// Sends one case and checks the answer: status, message and (when given)
+/// a substring of the detail.
 async fn check(client: &Client, c: &Case) {
     let a = client
         .send(c.method.clone(), c.path, c.body.to_string())
@@ -56,156 +69,85 @@ async fn check(client: &Client, c: &Case) {
     }
 }
 
-const START: &str = "/api/v0/processes/start";
-const VALID_JSON: &str = "Request body must be valid JSON.";
-
-#[tokio::test]
-async fn malformed_start_requests_get_the_spec_answers() {
-    let home = tempfile::tempdir().expect("home");
-    let agent = TestAgent::real(home.path()).await;
-    let client = agent.client();
-    let cases = [
-        case(Method::POST, START, "", 400, VALID_JSON),
-        case(Method::POST, START, "{not json", 400, VALID_JSON),
-        case(Method::POST, START, "[]", 400, VALID_JSON),
-        case(Method::POST, START, r#"{"command": 5}"#, 400, VALID_JSON),
-        case(
-            Method::POST,
-            START,
-            r#"{"command": "true", "env": {"A": 1}}"#,
-            400,
-            VALID_JSON,
-        ),
-        case(
-            Method::POST,
-            START,
-            r#"{"command": "true", "env": []}"#,
-            400,
-            VALID_JSON,
-        ),
-        case(
-            Method::POST,
-            START,
-            r#"{"command": "true", "background": "yes"}"#,
-            400,
-            VALID_JSON,
-        ),
-        case(
-            Method::POST,
-            START,
-            r#"{"command": "true", "workdir": 7}"#,
-            400,
-            VALID_JSON,
-        ),
-        case(Method::POST, START, "{}", 400, "Command is required."),
-        case(Method::POST, START, "null", 400, "Command is required."),
-        case(
-            Method::POST,
-            START,
-            r#"{"command": null}"#,
-            400,
-            "Command is required.",
-        ),
-        case(
-            Method::POST,
-            START,
-            r#"{"command": "", "extra": 1}"#,
-            400,
-            "Command is required.",
-        ),
-        Case {
-            detail: Some("start process: chdir /definitely/missing: no such file or directory"),
-            ..case(
-                Method::POST,
-                START,
-                r#"{"command": "true", "workdir": "/definitely/missing"}"#,
-                500,
-                "Failed to start process.",
-            )
-        },
-    ];
-    for c in &cases {
+/// Sends every case, in order, to one fresh real agent.
+async fn check_cases(cases: &[Case]) {
+    let (_home, agent, client) = real_agent_in_temp_home().await;
+    for c in cases {
         check(&client, c).await;
     }
     agent.stop().await;
 }
 
+const START: &str = "/api/v0/processes/start";
+const VALID_JSON: &str = "Request body must be valid JSON.";
+const COMMAND_REQUIRED: &str = "Command is required.";
+const NOPE_NOT_FOUND: &str = "Process \"nope\" not found.";
+const NOPE_SIGNAL: &str = "/api/v0/processes/nope/signal";
+
+#[tokio::test]
+async fn malformed_start_requests_get_the_spec_answers() {
+    check_cases(&[
+        start("", 400, VALID_JSON),
+        start("{not json", 400, VALID_JSON),
+        start("[]", 400, VALID_JSON),
+        start(r#"{"command": 5}"#, 400, VALID_JSON),
+        start(r#"{"command": "true", "env": {"A": 1}}"#, 400, VALID_JSON),
+        start(r#"{"command": "true", "env": []}"#, 400, VALID_JSON),
+        start(
+            r#"{"command": "true", "background": "yes"}"#,
+            400,
+            VALID_JSON,
+        ),
+        start(r#"{"command": "true", "workdir": 7}"#, 400, VALID_JSON),
+        start("{}", 400, COMMAND_REQUIRED),
+        start("null", 400, COMMAND_REQUIRED),
+        start(r#"{"command": null}"#, 400, COMMAND_REQUIRED),
+        start(r#"{"command": "", "extra": 1}"#, 400, COMMAND_REQUIRED),
+        Case {
+            detail: Some("start process: chdir /definitely/missing: no such file or directory"),
+            ..start(
+                r#"{"command": "true", "workdir": "/definitely/missing"}"#,
+                500,
+                "Failed to start process.",
+            )
+        },
+    ])
+    .await;
+}
+
 #[tokio::test]
 async fn malformed_output_and_signal_requests_get_the_spec_answers() {
-    let home = tempfile::tempdir().expect("home");
-    let agent = TestAgent::real(home.path()).await;
-    let client = agent.client();
-    let cases = [
-        case(
-            Method::GET,
-            "/api/v0/processes/nope/output",
-            "",
-            404,
-            "Process \"nope\" not found.",
-        ),
-        case(
-            Method::GET,
+    check_cases(&[
+        get("/api/v0/processes/nope/output", 404, NOPE_NOT_FOUND),
+        get(
             "/api/v0/processes/nope/output?wait=true",
-            "",
             404,
-            "Process \"nope\" not found.",
+            NOPE_NOT_FOUND,
         ),
         // An escaped slash stays inside the id.
-        case(
-            Method::GET,
+        get(
             "/api/v0/processes/a%2Fb/output",
-            "",
             404,
             "Process \"a/b\" not found.",
         ),
-        case(
-            Method::GET,
+        get(
             "/api/v0/processes/%FF/output",
-            "",
             400,
             "Invalid process id in path.",
         ),
         // The body is checked before the id is looked up (Go's order).
-        case(
-            Method::POST,
-            "/api/v0/processes/nope/signal",
-            "nope",
-            400,
-            VALID_JSON,
-        ),
-        case(
-            Method::POST,
-            "/api/v0/processes/nope/signal",
-            "{}",
-            400,
-            "Signal is required.",
-        ),
-        case(
-            Method::POST,
-            "/api/v0/processes/nope/signal",
-            r#"{"signal": 9}"#,
-            400,
-            VALID_JSON,
-        ),
-        case(
-            Method::POST,
-            "/api/v0/processes/nope/signal",
+        post(NOPE_SIGNAL, "nope", 400, VALID_JSON),
+        post(NOPE_SIGNAL, "{}", 400, "Signal is required."),
+        post(NOPE_SIGNAL, r#"{"signal": 9}"#, 400, VALID_JSON),
+        post(
+            NOPE_SIGNAL,
             r#"{"signal": "SIGKILL"}"#,
             400,
             "Unsupported signal \"SIGKILL\". Use \"kill\" or \"terminate\".",
         ),
-        case(
-            Method::POST,
-            "/api/v0/processes/nope/signal",
-            r#"{"signal": "kill"}"#,
-            404,
-            "Process \"nope\" not found.",
-        ),
-    ];
-    for c in &cases {
-        check(&client, c).await;
-    }
-    agent.stop().await;
+        post(NOPE_SIGNAL, r#"{"signal": "kill"}"#, 404, NOPE_NOT_FOUND),
+    ])
+    .await;
 }
 
 #[tokio::test]
@@ -215,8 +157,7 @@ async fn an_oversized_body_is_413_in_the_json_envelope() {
         body_limit: 1024,
         ..AgentConfig::default()
     };
-    let seams = real_seams(&config, Some(home.path().to_path_buf()));
-    let agent = TestAgent::start(config, seams).await;
+    let agent = TestAgent::real_with(config, home.path()).await;
     let body = serde_json::json!({ "command": "x".repeat(4096) }).to_string();
     let a = agent
         .client()
@@ -230,9 +171,7 @@ async fn an_oversized_body_is_413_in_the_json_envelope() {
 
 #[tokio::test]
 async fn a_chat_mismatch_on_signal_is_404_before_the_body_is_read() {
-    let home = tempfile::tempdir().expect("home");
-    let agent = TestAgent::real(home.path()).await;
-    let c = agent.client();
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.chat(CHAT_A).start("sleep 300").await;
     let path = format!("/api/v0/processes/{id}/signal");
     let a = c.chat(CHAT_B).post(&path, "{not json").await;
@@ -246,9 +185,7 @@ async fn a_chat_mismatch_on_signal_is_404_before_the_body_is_read() {
 
 #[tokio::test]
 async fn a_chat_caller_may_use_a_process_started_without_chat() {
-    let home = tempfile::tempdir().expect("home");
-    let agent = TestAgent::real(home.path()).await;
-    let c = agent.client();
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.start("sleep 300").await;
     // Hidden from the chat's list, yet reachable through output/signal.
     assert!(c.chat(CHAT_A).list().await.is_empty());
@@ -259,9 +196,7 @@ async fn a_chat_caller_may_use_a_process_started_without_chat() {
 
 #[tokio::test]
 async fn an_invalid_chat_header_means_unscoped_access() {
-    let home = tempfile::tempdir().expect("home");
-    let agent = TestAgent::real(home.path()).await;
-    let c = agent.client();
+    let (_home, agent, c) = real_agent_in_temp_home().await;
     let id = c.chat(CHAT_A).start("true").await;
     c.wait(&id).await;
     let invalid = c.chat("not-a-uuid");

@@ -136,6 +136,18 @@ impl FakeConn {
         self.with(|s| s.edit.push_back(reply))
     }
 
+    /// Scripts a `process_output` wait that never answers (only the
+    /// caller's deadline ends it), then the snapshot read that follows.
+    pub fn wait_hangs_then(self, snapshot: Reply<ProcessOutputResponse>) -> Self {
+        self.output(Reply::Hang).output(snapshot)
+    }
+
+    /// Scripts a `process_output` wait that fails with `error` (a dropped
+    /// connection, an unknown id), then the snapshot read that follows.
+    pub fn wait_fails_then(self, error: SdkError, snapshot: Reply<ProcessOutputResponse>) -> Self {
+        self.output(Reply::Err(error)).output(snapshot)
+    }
+
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Request> {
         let script = self.script.lock().unwrap();

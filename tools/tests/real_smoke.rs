@@ -14,25 +14,26 @@
 //! where the value varies, and the exact value everywhere else, key order
 //! included.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use agent::{Agent, AgentConfig, Seams};
+use agent::{AgentConfig, Seams};
 use agent_sdk::{HttpAgentConn, TcpConnector};
 use chat_tools::{ChatTools, ToolResult};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
+
+// The agent tests' loopback server (start, stop, kill leftovers on drop),
+// shared rather than copied; the file depends only on `agent` and `tokio`.
+#[path = "../../agent/tests/common/served.rs"]
+mod served;
+
+use served::TestAgent;
 
 /// A real agent on loopback, the tools and a connection to it.
 struct Smoke {
     dir: tempfile::TempDir,
-    addr: SocketAddr,
-    agent: Agent,
+    agent: TestAgent,
     conn: HttpAgentConn<TcpConnector>,
     tools: ChatTools,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Smoke {
@@ -43,23 +44,13 @@ impl Smoke {
             ..AgentConfig::default()
         };
         let seams = Seams::real(config.wait_delay);
-        let agent = Agent::new(config, seams);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(agent::http::serve(listener, agent.clone(), async move {
-            let _ = rx.await;
-        }));
+        let agent = TestAgent::start(config, seams).await;
+        let addr = agent.addr;
         Smoke {
             dir,
-            addr,
             agent,
             conn: HttpAgentConn::new(TcpConnector { addr }),
             tools: ChatTools::default(),
-            stop: Some(tx),
-            server: Some(server),
         }
     }
 
@@ -87,22 +78,72 @@ impl Smoke {
         result.parsed().expect("JSON")
     }
 
-    /// Kills every process group, then stops the server.
-    async fn stop(mut self) {
-        self.agent.processes().shutdown().await;
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
-        }
+    /// Starts `args` in the background through `execute` (by the flag or a
+    /// trailing `&`), checks the immediate answer, and returns the id.
+    async fn start_in_background(&self, args: Value) -> String {
+        let started = self
+            .check(
+                "execute",
+                args,
+                json!({
+                    "success": true,
+                    "exit_code": 0,
+                    "wall_duration_ms": 0,
+                    "background_process_id": UUID,
+                }),
+            )
+            .await;
+        str_field(&started, "background_process_id")
     }
-}
 
-impl Drop for Smoke {
-    fn drop(&mut self) {
-        // A test that failed before `stop`: leave no process behind.
-        self.agent.processes().kill_all();
+    /// Starts `command` in the background, waits for it to exit cleanly
+    /// with `output` (both checked), and returns its id.
+    async fn run_in_background_to_a_clean_exit(&self, command: &str, output: &str) -> String {
+        let id = self
+            .start_in_background(json!({"command": command, "run_in_background": true}))
+            .await;
+        self.check_exits_cleanly(&id, output).await;
+        id
+    }
+
+    /// Waits (up to 30 s) through `process_output` for process `id` to exit
+    /// with code 0 and checks its output; empty output is omitted from the
+    /// result, like Go's omitempty.
+    async fn check_exits_cleanly(&self, id: &str, output: &str) {
+        let mut expected = json!({"success": true, "exit_code": 0, "wall_duration_ms": 0});
+        if !output.is_empty() {
+            expected = json!({
+                "success": true,
+                "output": output,
+                "exit_code": 0,
+                "wall_duration_ms": 0,
+            });
+        }
+        self.check(
+            "process_output",
+            json!({"process_id": id, "wait_timeout": "30s"}),
+            expected,
+        )
+        .await;
+    }
+
+    /// Sends `signal` to process `id` through `process_signal` and checks
+    /// the success message.
+    async fn check_signal_sent(&self, id: &str, signal: &str) {
+        self.check(
+            "process_signal",
+            json!({"process_id": id, "signal": signal}),
+            json!({
+                "message": format!("signal \"{signal}\" sent to process {id}"),
+                "success": true,
+            }),
+        )
+        .await;
+    }
+
+    /// Kills every process group, then stops the server.
+    async fn stop(self) {
+        self.agent.stop().await;
     }
 }
 
@@ -268,31 +309,9 @@ async fn execute_with_a_non_zero_exit_is_not_a_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execute_in_the_background_then_process_output_waits_for_the_exit() {
     let s = Smoke::start().await;
-    let started = s
-        .check(
-            "execute",
-            json!({
-                "command": "echo started; sleep 0.3; echo finished",
-                "run_in_background": true,
-            }),
-            json!({
-                "success": true,
-                "exit_code": 0,
-                "wall_duration_ms": 0,
-                "background_process_id": UUID,
-            }),
-        )
-        .await;
-    let id = str_field(&started, "background_process_id");
-    s.check(
-        "process_output",
-        json!({"process_id": id, "wait_timeout": "30s"}),
-        json!({
-            "success": true,
-            "output": "started\nfinished\n",
-            "exit_code": 0,
-            "wall_duration_ms": 0,
-        }),
+    s.run_in_background_to_a_clean_exit(
+        "echo started; sleep 0.3; echo finished",
+        "started\nfinished\n",
     )
     .await;
     s.stop().await;
@@ -334,15 +353,7 @@ async fn execute_timing_out_gives_a_process_id_to_reattach_signal_and_read() {
         }),
     )
     .await;
-    s.check(
-        "process_signal",
-        json!({"process_id": id, "signal": "kill"}),
-        json!({
-            "message": format!("signal \"kill\" sent to process {id}"),
-            "success": true,
-        }),
-    )
-    .await;
+    s.check_signal_sent(&id, "kill").await;
     // Killed by a signal: exit code -1, output kept.
     s.check(
         "process_output",
@@ -363,27 +374,10 @@ async fn execute_timing_out_gives_a_process_id_to_reattach_signal_and_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_list_shows_running_processes_first_with_their_details() {
     let s = Smoke::start().await;
-    let done = s
-        .check(
-            "execute",
-            json!({"command": "true", "run_in_background": true}),
-            json!({"success": true, "exit_code": 0, "wall_duration_ms": 0, "background_process_id": UUID}),
-        )
-        .await;
-    let done = str_field(&done, "background_process_id");
-    s.check(
-        "process_output",
-        json!({"process_id": done, "wait_timeout": "30s"}),
-        json!({"success": true, "exit_code": 0, "wall_duration_ms": 0}),
-    )
-    .await;
+    let done = s.run_in_background_to_a_clean_exit("true", "").await;
     // A trailing `&` is promoted to a background process without it.
-    s.check(
-        "execute",
-        json!({"command": "sleep 60 &"}),
-        json!({"success": true, "exit_code": 0, "wall_duration_ms": 0, "background_process_id": UUID}),
-    )
-    .await;
+    s.start_in_background(json!({"command": "sleep 60 &"}))
+        .await;
 
     let list = s
         .check(
@@ -412,65 +406,41 @@ async fn process_list_shows_running_processes_first_with_their_details() {
         )
         .await;
     let sleeper = str_field(&list["processes"][0], "id");
-    s.check(
-        "process_signal",
-        json!({"process_id": sleeper, "signal": "terminate"}),
-        json!({
-            "message": format!("signal \"terminate\" sent to process {sleeper}"),
-            "success": true,
-        }),
-    )
-    .await;
+    s.check_signal_sent(&sleeper, "terminate").await;
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_signal_on_an_exited_or_unknown_process_reports_the_agent_error() {
     let s = Smoke::start().await;
-    let started = s
-        .check(
-            "execute",
-            json!({"command": "exit 0", "run_in_background": true}),
-            json!({"success": true, "exit_code": 0, "wall_duration_ms": 0, "background_process_id": UUID}),
+    let exited = s.run_in_background_to_a_clean_exit("exit 0", "").await;
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    // (process, signal, the agent's status and message)
+    for (id, signal, agent_error) in [
+        (
+            exited.as_str(),
+            "terminate",
+            format!("409: Process \"{exited}\" is not running."),
+        ),
+        (
+            unknown,
+            "kill",
+            format!("404: Process \"{unknown}\" not found."),
+        ),
+    ] {
+        let url = format!("POST http://{}/api/v0/processes/{id}/signal", s.agent.addr);
+        s.check(
+            "process_signal",
+            json!({"process_id": id, "signal": signal}),
+            json!({
+                "success": false,
+                "exit_code": 0,
+                "wall_duration_ms": 0,
+                "error": format!("signal process: {url}: unexpected status code {agent_error}"),
+            }),
         )
         .await;
-    let id = str_field(&started, "background_process_id");
-    s.check(
-        "process_output",
-        json!({"process_id": id, "wait_timeout": "30s"}),
-        json!({"success": true, "exit_code": 0, "wall_duration_ms": 0}),
-    )
-    .await;
-    let url = |id: &str| format!("POST http://{}/api/v0/processes/{id}/signal", s.addr);
-    s.check(
-        "process_signal",
-        json!({"process_id": id, "signal": "terminate"}),
-        json!({
-            "success": false,
-            "exit_code": 0,
-            "wall_duration_ms": 0,
-            "error": format!(
-                "signal process: {}: unexpected status code 409: Process \"{id}\" is not running.",
-                url(&id)
-            ),
-        }),
-    )
-    .await;
-    let unknown = "00000000-0000-4000-8000-000000000000";
-    s.check(
-        "process_signal",
-        json!({"process_id": unknown, "signal": "kill"}),
-        json!({
-            "success": false,
-            "exit_code": 0,
-            "wall_duration_ms": 0,
-            "error": format!(
-                "signal process: {}: unexpected status code 404: Process \"{unknown}\" not found.",
-                url(unknown)
-            ),
-        }),
-    )
-    .await;
+    }
     s.stop().await;
 }
 

@@ -20,7 +20,7 @@ use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc};
 
 pub const CHAT_A: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 pub const CHAT_B: &str = "16fd2706-8baf-433b-82eb-8c7fada847da";
@@ -35,36 +35,17 @@ pub fn real_seams(config: &AgentConfig, home: Option<PathBuf>) -> Seams {
     seams
 }
 
-/// An agent served on `127.0.0.1:0` until [`TestAgent::stop`].
-pub struct TestAgent {
-    pub addr: SocketAddr,
-    pub agent: Agent,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
-}
+mod served;
+pub use served::TestAgent;
 
 impl TestAgent {
-    pub async fn start(config: AgentConfig, seams: Seams) -> TestAgent {
-        let agent = Agent::new(config, seams);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(agent::http::serve(listener, agent.clone(), async move {
-            let _ = rx.await;
-        }));
-        TestAgent {
-            addr,
-            agent,
-            stop: Some(tx),
-            server: Some(server),
-        }
-    }
-
     /// An agent with real seams, default config, home = `home`.
     pub async fn real(home: &std::path::Path) -> TestAgent {
-        let config = AgentConfig::default();
+        TestAgent::real_with(AgentConfig::default(), home).await
+    }
+
+    /// An agent with real seams, `config`, home = `home`.
+    pub async fn real_with(config: AgentConfig, home: &std::path::Path) -> TestAgent {
         let seams = real_seams(&config, Some(home.to_path_buf()));
         TestAgent::start(config, seams).await
     }
@@ -72,24 +53,15 @@ impl TestAgent {
     pub fn client(&self) -> Client {
         Client::tcp(self.addr)
     }
-
-    /// Kills every process group, then stops the server.
-    pub async fn stop(mut self) {
-        self.agent.processes().shutdown().await;
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
-        }
-    }
 }
 
-impl Drop for TestAgent {
-    fn drop(&mut self) {
-        // A test that failed before `stop`: leave no process behind.
-        self.agent.processes().kill_all();
-    }
+/// A fresh temporary home directory, a real agent whose home it is, and a
+/// client of that agent. Keep the directory alive for the whole test.
+pub async fn real_agent_in_temp_home() -> (tempfile::TempDir, TestAgent, Client) {
+    let home = tempfile::tempdir().expect("home");
+    let agent = TestAgent::real(home.path()).await;
+    let client = agent.client();
+    (home, agent, client)
 }
 
 /// A decoded answer.

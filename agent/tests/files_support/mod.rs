@@ -175,6 +175,21 @@ impl Fixture {
         std::fs::read(self.path(name)).unwrap()
     }
 
+    /// Makes `name` a symlink to `target` (absolute, or relative to the
+    /// link's directory) and returns the link's path.
+    pub fn symlink(&self, name: &str, target: impl AsRef<Path>) -> String {
+        std::os::unix::fs::symlink(target, self.path(name)).unwrap();
+        self.p(name)
+    }
+
+    /// Whether `name` is (still) a symlink.
+    pub fn is_symlink(&self, name: &str) -> bool {
+        std::fs::symlink_metadata(self.path(name))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    }
+
     pub async fn call(&self, req: Request<Body>) -> Reply {
         call(&self.agent, req).await
     }
@@ -210,6 +225,17 @@ impl Reply {
 
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts an error answer: `status` and `text` within the error text;
+    /// `what` names the case in a failure message.
+    pub fn assert_error(&self, status: StatusCode, text: &str, what: &str) {
+        assert_eq!(self.status, status, "{what}: {}", self.text());
+        assert!(
+            self.error_text().contains(text),
+            "{what}: {:?} lacks {text:?}",
+            self.error_text()
+        );
     }
 
     /// The envelope read like the Go SDK's error text: message, detail and
@@ -291,6 +317,66 @@ pub fn with_chat(
 /// Fixed chat ids for the PathStore tests.
 pub fn chat_id(n: u8) -> uuid::Uuid {
     uuid::Uuid::from_bytes([n; 16])
+}
+
+// ---- checks shared by the file-changing endpoints (edit, write) ----------
+
+/// Checks that a change keeps the file's mode: the file is an 0755 script
+/// echoing `hello`, and `change` builds, for its path, the request that
+/// makes it echo `world`.
+pub async fn check_preserves_permissions(change: impl FnOnce(&str) -> Request<Body>) {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new();
+    let path = fx.write("script.sh", "#!/bin/sh\necho hello\n");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let reply = fx.call(change(&path)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(fx.read("script.sh"), b"#!/bin/sh\necho world\n");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755, "the original file's permissions must survive");
+}
+
+/// Checks that a change through a symlink lands in the link's target and
+/// leaves the link a link: `real.txt` holds `original`, `change` builds the
+/// request for the link's path, and afterwards `real.txt` holds `changed`.
+pub async fn check_follows_symlinks(
+    original: &str,
+    change: impl FnOnce(&str) -> Request<Body>,
+    changed: &str,
+) {
+    let fx = Fixture::new();
+    let real = fx.write("real.txt", original);
+    let link = fx.symlink("link.txt", &real);
+    let reply = fx.call(change(&link)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(fx.is_symlink("link.txt"), "symlink was replaced");
+    assert_eq!(fx.read("real.txt"), changed.as_bytes());
+}
+
+/// Checks that a successful change sent with chat headers records the
+/// changed path for the chat and for its ancestor. `change` prepares the
+/// fixture and returns the path it changes and the request (without the
+/// chat headers).
+pub async fn check_records_the_path_for_chat_and_ancestors(
+    change: impl FnOnce(&Fixture) -> (String, Request<Body>),
+) {
+    let fx = Fixture::new();
+    let (path, request) = change(&fx);
+    let (chat, ancestor) = (chat_id(1), chat_id(2));
+    let reply = fx.call(with_chat(request, chat, &[ancestor])).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(fx.agent.paths().get_paths(chat), Some(vec![path.clone()]));
+    assert_eq!(fx.agent.paths().get_paths(ancestor), Some(vec![path]));
+}
+
+/// Checks that a change failing with `status`, sent with a chat header,
+/// records nothing for the chat.
+pub async fn check_failure_records_no_path(request: Request<Body>, status: StatusCode) {
+    let fx = Fixture::new();
+    let chat = chat_id(3);
+    let reply = fx.call(with_chat(request, chat, &[])).await;
+    assert_eq!(reply.status, status, "{}", reply.text());
+    assert_eq!(fx.agent.paths().get_paths(chat), None);
 }
 
 /// A small in-memory filesystem: files and directories under `/`, no

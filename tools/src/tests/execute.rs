@@ -5,26 +5,74 @@ use std::time::Duration;
 use agent::{Bug, BugSet};
 use serde_json::json;
 
-use super::{assert_error_response, call, call_with, json_of};
+use super::{
+    SNAPSHOT_PATH, WAIT_PATH, assert_error_response, call, call_with, check_invalid_parameters,
+    check_rejected, json_of,
+};
 use crate::execute::{NON_INTERACTIVE_ENV, strip_trailing_ampersand};
 use crate::testing::{
     FakeConn, FixedResolver, Reply, Request, assert_result_snapshot, eof, exited, output_req,
     running, started, status,
 };
-use crate::{ChatTools, RESOLVER_MISSING, ToolOptions};
-
-const WAIT_PATH: &str = "/api/v0/processes/proc-1/output?wait=true";
-const SNAPSHOT_PATH: &str = "/api/v0/processes/proc-1/output";
+use crate::{ChatTools, RESOLVER_MISSING, ToolOptions, ToolResult};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// A conn whose process `proc-1` has started; its output reads are left to
+/// the test to script.
+fn proc_1_started() -> FakeConn {
+    FakeConn::new().start(started("proc-1"))
+}
+
 /// A conn whose process `proc-1` exits with `output` and `code`.
 fn finishing(output: &str, code: i32) -> FakeConn {
-    FakeConn::new()
-        .start(started("proc-1"))
-        .output(exited(output, code))
+    proc_1_started().output(exited(output, code))
+}
+
+/// A conn whose process `proc-1` never exits: the blocking wait hangs until
+/// the tool's timeout, and the snapshot read taken then gets `snapshot`.
+fn never_finishing(snapshot: Reply<agent_sdk::ProcessOutputResponse>) -> FakeConn {
+    proc_1_started().wait_hangs_then(snapshot)
+}
+
+/// A conn whose process `proc-1` starts and whose blocking wait dies with
+/// EOF at 20 s (the server's write deadline); a snapshot read after that is
+/// left to the test to script.
+fn wait_cut_at_the_write_deadline() -> FakeConn {
+    proc_1_started().output(Reply::after(
+        Duration::from_secs(20),
+        Reply::Err(eof(WAIT_PATH)),
+    ))
+}
+
+/// A conn whose start request gets the agent's error answer.
+fn failing_start(code: u16, message: &str, detail: &str) -> FakeConn {
+    FakeConn::new().start(Reply::Err(status(
+        "POST",
+        "/api/v0/processes/start",
+        code,
+        message,
+        Some(detail),
+    )))
+}
+
+/// Runs `command` through `execute` with the `timeout` argument given as is.
+async fn execute_within(conn: &FakeConn, command: &str, timeout: &str) -> ToolResult {
+    let args = json!({"command": command, "timeout": timeout});
+    call(conn, "execute", args).await
+}
+
+/// [`execute_within`] on tools with the `NoSnapshotFallback` bug switched on.
+async fn execute_within_without_snapshot_fallback(
+    conn: &FakeConn,
+    command: &str,
+    timeout: &str,
+) -> ToolResult {
+    let options = ToolOptions::with_bugs(BugSet::none().with(Bug::NoSnapshotFallback));
+    let args = json!({"command": command, "timeout": timeout});
+    call_with(options, conn, "execute", args).await
 }
 
 #[tokio::test]
@@ -35,24 +83,13 @@ async fn empty_command_is_an_error_response() {
         json!(null),
         json!({"command": null}),
     ] {
-        let conn = FakeConn::new();
-        let result = call(&conn, "execute", args.clone()).await;
-        assert_error_response(&result, "command is required");
-        assert!(conn.requests().is_empty(), "{args}");
+        check_rejected("execute", args, "command is required").await;
     }
 }
 
 #[tokio::test]
 async fn arguments_of_the_wrong_type_are_an_error_response() {
-    let conn = FakeConn::new();
-    let result = call(&conn, "execute", json!({"command": 5})).await;
-    assert!(result.is_error);
-    assert!(
-        result.text.starts_with("invalid parameters: "),
-        "{}",
-        result.text
-    );
-    assert!(conn.requests().is_empty());
+    check_invalid_parameters("execute", json!({"command": 5})).await;
 }
 
 #[test]
@@ -88,7 +125,7 @@ async fn ampersand_detection_promotes_to_background() {
         ("cmd &", Some(true), true, "cmd &"),
         ("cmd &", Some(false), true, "cmd"),
     ] {
-        let mut conn = FakeConn::new().start(started("proc-1"));
+        let mut conn = proc_1_started();
         if !background {
             conn = conn.output(exited("", 0));
         }
@@ -151,14 +188,12 @@ async fn foreground_non_zero_exit_is_not_a_success() {
 
 #[tokio::test]
 async fn an_exit_without_a_code_counts_as_zero() {
-    let conn = FakeConn::new().start(started("proc-1")).output(Reply::Ok(
-        agent_sdk::ProcessOutputResponse {
-            output: "x".into(),
-            truncated: None,
-            running: false,
-            exit_code: None,
-        },
-    ));
+    let conn = proc_1_started().output(Reply::Ok(agent_sdk::ProcessOutputResponse {
+        output: "x".into(),
+        truncated: None,
+        running: false,
+        exit_code: None,
+    }));
     let v = json_of(&call(&conn, "execute", json!({"command": "true"})).await);
     assert_eq!(
         (v["success"].clone(), v["exit_code"].clone()),
@@ -189,13 +224,11 @@ async fn background_execution_returns_the_process_id_without_waiting() {
 
 #[tokio::test]
 async fn background_start_error_is_error_json() {
-    let conn = FakeConn::new().start(Reply::Err(status(
-        "POST",
-        "/api/v0/processes/start",
+    let conn = failing_start(
         500,
         "Failed to start process.",
-        Some("fork/exec: resource temporarily unavailable"),
-    )));
+        "fork/exec: resource temporarily unavailable",
+    );
     let result = call(&conn, "execute", json!({"command": "srv &"})).await;
     assert_result_snapshot!("execute_background_start_error", result);
     let v = json_of(&result);
@@ -209,16 +242,8 @@ async fn background_start_error_is_error_json() {
 
 #[tokio::test(start_paused = true)]
 async fn timeout_returns_partial_output_and_the_process_id() {
-    let conn = FakeConn::new()
-        .start(started("proc-1"))
-        .output(Reply::Hang)
-        .output(running("partial output\n"));
-    let result = call(
-        &conn,
-        "execute",
-        json!({"command": "sleep 100", "timeout": "50ms"}),
-    )
-    .await;
+    let conn = never_finishing(running("partial output\n"));
+    let result = execute_within(&conn, "sleep 100", "50ms").await;
     let v = json_of(&result);
     assert_eq!(v["exit_code"], json!(-1));
     assert_eq!(v["error"], json!("command timed out after 50ms"));
@@ -235,16 +260,8 @@ async fn timeout_returns_partial_output_and_the_process_id() {
 
 #[tokio::test(start_paused = true)]
 async fn timeout_with_a_failing_snapshot_reports_both() {
-    let conn = FakeConn::new()
-        .start(started("proc-1"))
-        .output(Reply::Hang)
-        .output(Reply::Err(eof(SNAPSHOT_PATH)));
-    let result = call(
-        &conn,
-        "execute",
-        json!({"command": "sleep 100", "timeout": "1.5s"}),
-    )
-    .await;
+    let conn = never_finishing(Reply::Err(eof(SNAPSHOT_PATH)));
+    let result = execute_within(&conn, "sleep 100", "1.5s").await;
     assert_result_snapshot!("execute_timeout_snapshot_fails", result);
     assert_eq!(
         json_of(&result)["error"],
@@ -256,16 +273,8 @@ async fn timeout_with_a_failing_snapshot_reports_both() {
 
 #[tokio::test(start_paused = true)]
 async fn a_hanging_snapshot_is_cut_after_the_snapshot_timeout() {
-    let conn = FakeConn::new()
-        .start(started("proc-1"))
-        .output(Reply::Hang)
-        .output(Reply::Hang);
-    let result = call(
-        &conn,
-        "execute",
-        json!({"command": "sleep 100", "timeout": "1s"}),
-    )
-    .await;
+    let conn = never_finishing(Reply::Hang);
+    let result = execute_within(&conn, "sleep 100", "1s").await;
     let v = json_of(&result);
     assert_eq!(
         v["error"],
@@ -278,10 +287,7 @@ async fn a_hanging_snapshot_is_cut_after_the_snapshot_timeout() {
 #[tokio::test(start_paused = true)]
 async fn the_default_timeout_comes_from_the_options_else_ten_seconds() {
     for (default, want) in [(Duration::ZERO, "10s"), (Duration::from_secs(90), "1m30s")] {
-        let conn = FakeConn::new()
-            .start(started("proc-1"))
-            .output(Reply::Hang)
-            .output(running(""));
+        let conn = never_finishing(running(""));
         let options = ToolOptions {
             default_timeout: default,
             ..Default::default()
@@ -307,15 +313,12 @@ async fn an_invalid_timeout_is_an_error_response() {
         ),
         ("", r#"invalid timeout "": time: invalid duration """#),
     ] {
-        let conn = FakeConn::new();
-        let result = call(
-            &conn,
+        check_rejected(
             "execute",
             json!({"command": "ls", "timeout": timeout}),
+            text,
         )
         .await;
-        assert_error_response(&result, text);
-        assert!(conn.requests().is_empty());
     }
 }
 
@@ -323,12 +326,7 @@ async fn an_invalid_timeout_is_an_error_response() {
 async fn a_zero_or_negative_timeout_fails_the_start() {
     for timeout in ["0", "0s", "-1s"] {
         let conn = FakeConn::new();
-        let result = call(
-            &conn,
-            "execute",
-            json!({"command": "ls", "timeout": timeout}),
-        )
-        .await;
+        let result = execute_within(&conn, "ls", timeout).await;
         assert_eq!(
             result.text,
             r#"{"success":false,"exit_code":0,"wall_duration_ms":0,"error":"start process: context deadline exceeded"}"#,
@@ -340,13 +338,7 @@ async fn a_zero_or_negative_timeout_fails_the_start() {
 
 #[tokio::test]
 async fn start_process_error_is_error_json_not_an_error_response() {
-    let conn = FakeConn::new().start(Reply::Err(status(
-        "POST",
-        "/api/v0/processes/start",
-        400,
-        "Invalid request.",
-        Some("workdir does not exist"),
-    )));
+    let conn = failing_start(400, "Invalid request.", "workdir does not exist");
     let result = call(
         &conn,
         "execute",
@@ -364,13 +356,11 @@ async fn start_process_error_is_error_json_not_an_error_response() {
 
 #[tokio::test]
 async fn a_missing_shell_adds_guidance_to_the_start_error() {
-    let conn = FakeConn::new().start(Reply::Err(status(
-        "POST",
-        "/api/v0/processes/start",
+    let conn = failing_start(
         500,
         "Failed to start process.",
-        Some(r#"exec: "sh": executable file not found in %PATH%"#),
-    )));
+        r#"exec: "sh": executable file not found in %PATH%"#,
+    );
     let result = call(&conn, "execute", json!({"command": "ls"})).await;
     let error = json_of(&result)["error"].as_str().unwrap().to_string();
     assert!(error.starts_with("start process: "), "{error}");
@@ -382,10 +372,7 @@ async fn a_missing_shell_adds_guidance_to_the_start_error() {
 
 #[tokio::test]
 async fn process_output_error_reports_the_cause_and_the_process_id() {
-    let conn = FakeConn::new()
-        .start(started("proc-1"))
-        .output(Reply::Err(eof(WAIT_PATH)))
-        .output(Reply::Err(eof(SNAPSHOT_PATH)));
+    let conn = proc_1_started().wait_fails_then(eof(WAIT_PATH), Reply::Err(eof(SNAPSHOT_PATH)));
     let result = call(&conn, "execute", json!({"command": "make"})).await;
     let v = json_of(&result);
     assert_eq!(
@@ -403,19 +390,8 @@ async fn process_output_error_reports_the_cause_and_the_process_id() {
 async fn transport_error_recovery_when_the_process_is_done() {
     // The blocking read dies with EOF at 20 s (the server's write deadline);
     // the snapshot finds the process exited: a transparent recovery.
-    let conn = FakeConn::new()
-        .start(started("proc-1"))
-        .output(Reply::after(
-            Duration::from_secs(20),
-            Reply::Err(eof(WAIT_PATH)),
-        ))
-        .output(Reply::after(ms(5), exited("built\n", 0)));
-    let result = call(
-        &conn,
-        "execute",
-        json!({"command": "make", "timeout": "60s"}),
-    )
-    .await;
+    let conn = wait_cut_at_the_write_deadline().output(Reply::after(ms(5), exited("built\n", 0)));
+    let result = execute_within(&conn, "make", "60s").await;
     assert_eq!(
         result.text,
         r#"{"success":true,"output":"built\n","exit_code":0,"wall_duration_ms":20005}"#
@@ -425,19 +401,8 @@ async fn transport_error_recovery_when_the_process_is_done() {
 
 #[tokio::test(start_paused = true)]
 async fn transport_error_while_the_process_still_runs() {
-    let conn = FakeConn::new()
-        .start(started("proc-1"))
-        .output(Reply::after(
-            Duration::from_secs(20),
-            Reply::Err(eof(WAIT_PATH)),
-        ))
-        .output(running("compiling...\n"));
-    let result = call(
-        &conn,
-        "execute",
-        json!({"command": "make", "timeout": "60s"}),
-    )
-    .await;
+    let conn = wait_cut_at_the_write_deadline().output(running("compiling...\n"));
+    let result = execute_within(&conn, "make", "60s").await;
     let v = json_of(&result);
     let error = v["error"].as_str().unwrap();
     assert!(error.contains("process still running"), "{error}");
@@ -450,20 +415,8 @@ async fn transport_error_while_the_process_still_runs() {
 #[tokio::test(start_paused = true)]
 async fn no_snapshot_fallback_bug_returns_the_bare_transport_error() {
     cov_mark::check!(execute_no_snapshot_fallback);
-    let conn = FakeConn::new()
-        .start(started("proc-1"))
-        .output(Reply::after(
-            Duration::from_secs(20),
-            Reply::Err(eof(WAIT_PATH)),
-        ));
-    let options = ToolOptions::with_bugs(BugSet::none().with(Bug::NoSnapshotFallback));
-    let result = call_with(
-        options,
-        &conn,
-        "execute",
-        json!({"command": "make", "timeout": "60s"}),
-    )
-    .await;
+    let conn = wait_cut_at_the_write_deadline();
+    let result = execute_within_without_snapshot_fallback(&conn, "make", "60s").await;
     // No snapshot, no process id: the model cannot recover the result.
     assert_eq!(
         result.text,
@@ -477,18 +430,8 @@ async fn no_snapshot_fallback_bug_returns_the_bare_transport_error() {
 
 #[tokio::test(start_paused = true)]
 async fn no_snapshot_fallback_bug_still_snapshots_after_a_timeout() {
-    let conn = FakeConn::new()
-        .start(started("proc-1"))
-        .output(Reply::Hang)
-        .output(running("partial"));
-    let options = ToolOptions::with_bugs(BugSet::none().with(Bug::NoSnapshotFallback));
-    let result = call_with(
-        options,
-        &conn,
-        "execute",
-        json!({"command": "x", "timeout": "1s"}),
-    )
-    .await;
+    let conn = never_finishing(running("partial"));
+    let result = execute_within_without_snapshot_fallback(&conn, "x", "1s").await;
     assert_eq!(
         json_of(&result)["error"],
         json!("command timed out after 1s")
@@ -499,16 +442,10 @@ async fn no_snapshot_fallback_bug_still_snapshots_after_a_timeout() {
 #[tokio::test(start_paused = true)]
 async fn the_wait_is_reissued_when_the_server_cap_answers_running_early() {
     let five_min = Duration::from_secs(300);
-    let conn = FakeConn::new()
-        .start(started("proc-1"))
+    let conn = proc_1_started()
         .output(Reply::after(five_min, running("half")))
         .output(Reply::after(Duration::from_secs(60), exited("all done", 0)));
-    let result = call(
-        &conn,
-        "execute",
-        json!({"command": "long", "timeout": "10m"}),
-    )
-    .await;
+    let result = execute_within(&conn, "long", "10m").await;
     assert_eq!(
         result.text,
         r#"{"success":true,"output":"all done","exit_code":0,"wall_duration_ms":360000}"#
@@ -523,15 +460,8 @@ async fn the_wait_is_reissued_when_the_server_cap_answers_running_early() {
 
 #[tokio::test(start_paused = true)]
 async fn a_running_answer_at_the_deadline_is_a_timeout_with_its_output() {
-    let conn = FakeConn::new()
-        .start(started("proc-1"))
-        .output(Reply::after(Duration::from_secs(1), running("tick\n")));
-    let result = call(
-        &conn,
-        "execute",
-        json!({"command": "watch", "timeout": "1s"}),
-    )
-    .await;
+    let conn = proc_1_started().output(Reply::after(Duration::from_secs(1), running("tick\n")));
+    let result = execute_within(&conn, "watch", "1s").await;
     let v = json_of(&result);
     assert_eq!(v["error"], json!("command timed out after 1s"));
     assert_eq!(v["output"], json!("tick\n"));
@@ -585,17 +515,16 @@ async fn html_characters_are_escaped_like_go_json_marshal() {
 
 #[tokio::test]
 async fn an_empty_workdir_is_not_sent() {
-    let conn = finishing("", 0);
-    call(&conn, "execute", json!({"command": "pwd", "workdir": ""})).await;
-    assert_eq!(conn.start_request().workdir, None);
-    let conn = finishing("", 0);
-    call(
-        &conn,
-        "execute",
-        json!({"command": "pwd", "workdir": "/home/coder"}),
-    )
-    .await;
-    assert_eq!(conn.start_request().workdir.as_deref(), Some("/home/coder"));
+    for (workdir, sent) in [("", None), ("/home/coder", Some("/home/coder"))] {
+        let conn = finishing("", 0);
+        call(
+            &conn,
+            "execute",
+            json!({"command": "pwd", "workdir": workdir}),
+        )
+        .await;
+        assert_eq!(conn.start_request().workdir.as_deref(), sent, "{workdir:?}");
+    }
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use agent_sdk::{
 };
 use serde_json::json;
 
-use super::{assert_error_response, call, call_with};
+use super::{assert_error_response, call, call_with, check_rejected};
 use crate::testing::{FakeConn, Reply, Request, assert_result_snapshot, eof, status};
 use crate::{ChatTools, RESOLVER_MISSING, ToolOptions};
 
@@ -35,9 +35,7 @@ fn lines(content: &str, total: u64, read: u64, size: u64) -> Reply<ReadFileLines
 #[tokio::test]
 async fn read_file_requires_a_path() {
     for args in [json!({}), json!({"path": ""}), json!({"path": null})] {
-        let conn = FakeConn::new();
-        assert_error_response(&call(&conn, "read_file", args).await, "path is required");
-        assert!(conn.requests().is_empty());
+        check_rejected("read_file", args, "path is required").await;
     }
 }
 
@@ -128,9 +126,7 @@ async fn read_file_content_is_html_escaped_like_go() {
 #[tokio::test]
 async fn edit_files_requires_files() {
     for args in [json!({}), json!({"files": []}), json!({"files": null})] {
-        let conn = FakeConn::new();
-        assert_error_response(&call(&conn, "edit_files", args).await, "files is required");
-        assert!(conn.requests().is_empty());
+        check_rejected("edit_files", args, "files is required").await;
     }
 }
 
@@ -192,10 +188,7 @@ async fn edit_files_agent_error_is_an_error_response_with_its_text() {
 
 #[tokio::test]
 async fn write_file_requires_a_path() {
-    let conn = FakeConn::new();
-    let result = call(&conn, "write_file", json!({"content": "x"})).await;
-    assert_error_response(&result, "path is required");
-    assert!(conn.requests().is_empty());
+    check_rejected("write_file", json!({"content": "x"}), "path is required").await;
 }
 
 #[tokio::test]

@@ -12,6 +12,11 @@ use serde_json::Value;
 use crate::testing::FakeConn;
 use crate::{ChatTools, ToolOptions, ToolResult};
 
+/// The blocking output read of process `proc-1`.
+const WAIT_PATH: &str = "/api/v0/processes/proc-1/output?wait=true";
+/// The snapshot output read of process `proc-1`.
+const SNAPSHOT_PATH: &str = "/api/v0/processes/proc-1/output";
+
 /// Calls `tool` with `args` on `conn` with default options.
 async fn call(conn: &FakeConn, tool: &str, args: Value) -> ToolResult {
     ChatTools::default().call(tool, conn, args).await
@@ -37,4 +42,28 @@ fn json_of(result: &ToolResult) -> Value {
 /// Asserts an error response with exactly `text`.
 fn assert_error_response(result: &ToolResult, text: &str) {
     assert_eq!(result, &ToolResult::error(text));
+}
+
+/// Checks that `tool` answers `args` with exactly the error response `text`
+/// and sends the agent nothing: argument checks come before any request.
+async fn check_rejected(tool: &str, args: Value, text: &str) {
+    let conn = FakeConn::new();
+    let result = call(&conn, tool, args.clone()).await;
+    assert_eq!(result, ToolResult::error(text), "{tool} {args}");
+    assert!(conn.requests().is_empty(), "{tool} {args}");
+}
+
+/// Checks that `tool` answers arguments that do not decode (a wrong type,
+/// not an object) with an `invalid parameters: ` error response and sends
+/// the agent nothing.
+async fn check_invalid_parameters(tool: &str, args: Value) {
+    let conn = FakeConn::new();
+    let result = call(&conn, tool, args.clone()).await;
+    assert!(result.is_error, "{tool} {args}: {}", result.text);
+    assert!(
+        result.text.starts_with("invalid parameters: "),
+        "{tool} {args}: {}",
+        result.text
+    );
+    assert!(conn.requests().is_empty(), "{tool} {args}");
 }

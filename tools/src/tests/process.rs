@@ -6,18 +6,23 @@ use agent::{Bug, BugSet};
 use agent_sdk::{ListProcessesResponse, ProcessInfo, ProcessOutputResponse, Truncation};
 use serde_json::json;
 
-use super::{assert_error_response, call, call_with, json_of};
+use super::{
+    SNAPSHOT_PATH, WAIT_PATH, assert_error_response, call, call_with, check_rejected, json_of,
+};
 use crate::testing::{
     FakeConn, FixedResolver, Reply, Request, assert_result_snapshot, eof, exited, output_req,
     running, status,
 };
-use crate::{ChatTools, RESOLVER_MISSING, ToolOptions};
-
-const WAIT_PATH: &str = "/api/v0/processes/proc-1/output?wait=true";
-const SNAPSHOT_PATH: &str = "/api/v0/processes/proc-1/output";
+use crate::{ChatTools, RESOLVER_MISSING, ToolOptions, ToolResult};
 
 fn not_found(path: &str) -> agent_sdk::SdkError {
     status("GET", path, 404, "Process not found.", None)
+}
+
+/// Calls `process_output` for `proc-1` with no other argument and default
+/// options.
+async fn output_of_proc_1(conn: &FakeConn) -> ToolResult {
+    call(conn, "process_output", json!({"process_id": "proc-1"})).await
 }
 
 // ---- process_output ------------------------------------------------------------
@@ -25,29 +30,24 @@ fn not_found(path: &str) -> agent_sdk::SdkError {
 #[tokio::test]
 async fn process_output_requires_a_process_id() {
     for args in [json!({}), json!({"process_id": ""}), json!(null)] {
-        let conn = FakeConn::new();
-        let result = call(&conn, "process_output", args).await;
-        assert_error_response(&result, "process_id is required");
-        assert!(conn.requests().is_empty());
+        check_rejected("process_output", args, "process_id is required").await;
     }
 }
 
 #[tokio::test]
 async fn process_output_rejects_an_invalid_wait_timeout() {
-    let conn = FakeConn::new();
-    let args = json!({"process_id": "proc-1", "wait_timeout": "10"});
-    let result = call(&conn, "process_output", args).await;
-    assert_error_response(
-        &result,
+    check_rejected(
+        "process_output",
+        json!({"process_id": "proc-1", "wait_timeout": "10"}),
         r#"invalid wait_timeout "10": time: missing unit in duration "10""#,
-    );
-    assert!(conn.requests().is_empty());
+    )
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn process_output_of_an_exited_process() {
     let conn = FakeConn::new().output(Reply::after(Duration::from_secs(2), exited("done\n", 0)));
-    let result = call(&conn, "process_output", json!({"process_id": "proc-1"})).await;
+    let result = output_of_proc_1(&conn).await;
     // No wall time in process_output results.
     assert_eq!(
         result.text,
@@ -60,7 +60,7 @@ async fn process_output_of_an_exited_process() {
 #[tokio::test]
 async fn process_output_of_a_failed_process() {
     let conn = FakeConn::new().output(exited("oops\n", 2));
-    let v = json_of(&call(&conn, "process_output", json!({"process_id": "proc-1"})).await);
+    let v = json_of(&output_of_proc_1(&conn).await);
     assert_eq!(
         (v["success"].clone(), v["exit_code"].clone()),
         (json!(false), json!(2))
@@ -70,20 +70,18 @@ async fn process_output_of_a_failed_process() {
 #[tokio::test(start_paused = true)]
 async fn process_output_still_running_after_the_wait() {
     // The 10 s wait ends on our side; the snapshot shows the process running.
-    let conn = FakeConn::new()
-        .output(Reply::Hang)
-        .output(Reply::Ok(ProcessOutputResponse {
-            output: "serving on :8080\n".into(),
-            truncated: Some(Truncation {
-                original_bytes: 40_000,
-                retained_bytes: 32_768,
-                omitted_bytes: 7_232,
-                strategy: "head_tail".into(),
-            }),
-            running: true,
-            exit_code: None,
-        }));
-    let result = call(&conn, "process_output", json!({"process_id": "proc-1"})).await;
+    let conn = FakeConn::new().wait_hangs_then(Reply::Ok(ProcessOutputResponse {
+        output: "serving on :8080\n".into(),
+        truncated: Some(Truncation {
+            original_bytes: 40_000,
+            retained_bytes: 32_768,
+            omitted_bytes: 7_232,
+            strategy: "head_tail".into(),
+        }),
+        running: true,
+        exit_code: None,
+    }));
+    let result = output_of_proc_1(&conn).await;
     let v = json_of(&result);
     assert_eq!(v["success"], json!(true));
     assert_eq!(v["note"], json!("process is still running"));
@@ -98,12 +96,12 @@ async fn process_output_still_running_after_the_wait() {
 
 #[tokio::test(start_paused = true)]
 async fn process_output_wait_timeout_overrides_the_wait() {
-    let conn = FakeConn::new().output(Reply::Hang).output(running("x"));
+    let conn = FakeConn::new().wait_hangs_then(running("x"));
     let args = json!({"process_id": "proc-1", "wait_timeout": "1m30s"});
     call(&conn, "process_output", args).await;
     assert_eq!(conn.request_times()[1], Duration::from_secs(90));
 
-    let conn = FakeConn::new().output(Reply::Hang).output(running("x"));
+    let conn = FakeConn::new().wait_hangs_then(running("x"));
     let options = ToolOptions {
         process_output_timeout: Duration::from_secs(3),
         ..Default::default()
@@ -131,10 +129,8 @@ async fn process_output_zero_wait_takes_a_plain_snapshot() {
 
 #[tokio::test]
 async fn process_output_recovers_from_a_transport_error_with_a_snapshot() {
-    let conn = FakeConn::new()
-        .output(Reply::Err(eof(WAIT_PATH)))
-        .output(exited("finished\n", 0));
-    let result = call(&conn, "process_output", json!({"process_id": "proc-1"})).await;
+    let conn = FakeConn::new().wait_fails_then(eof(WAIT_PATH), exited("finished\n", 0));
+    let result = output_of_proc_1(&conn).await;
     assert_eq!(
         result.text,
         r#"{"success":true,"output":"finished\n","exit_code":0,"wall_duration_ms":0}"#
@@ -144,10 +140,8 @@ async fn process_output_recovers_from_a_transport_error_with_a_snapshot() {
 
 #[tokio::test]
 async fn process_output_reports_the_snapshot_error_when_both_reads_fail() {
-    let conn = FakeConn::new()
-        .output(Reply::Err(eof(WAIT_PATH)))
-        .output(Reply::Err(eof(SNAPSHOT_PATH)));
-    let result = call(&conn, "process_output", json!({"process_id": "proc-1"})).await;
+    let conn = FakeConn::new().wait_fails_then(eof(WAIT_PATH), Reply::Err(eof(SNAPSHOT_PATH)));
+    let result = output_of_proc_1(&conn).await;
     assert_eq!(
         result.text,
         format!(
@@ -158,10 +152,9 @@ async fn process_output_reports_the_snapshot_error_when_both_reads_fail() {
 
 #[tokio::test]
 async fn process_output_of_an_unknown_or_foreign_process() {
-    let conn = FakeConn::new()
-        .output(Reply::Err(not_found(WAIT_PATH)))
-        .output(Reply::Err(not_found(SNAPSHOT_PATH)));
-    let result = call(&conn, "process_output", json!({"process_id": "proc-1"})).await;
+    let conn =
+        FakeConn::new().wait_fails_then(not_found(WAIT_PATH), Reply::Err(not_found(SNAPSHOT_PATH)));
+    let result = output_of_proc_1(&conn).await;
     assert_eq!(
         json_of(&result)["error"],
         json!(format!(
@@ -195,7 +188,7 @@ async fn process_output_no_snapshot_fallback_bug_returns_the_bare_error() {
 #[tokio::test]
 async fn process_output_caps_output_at_32_kib() {
     let conn = FakeConn::new().output(exited(&"y".repeat(40_000), 0));
-    let v = json_of(&call(&conn, "process_output", json!({"process_id": "proc-1"})).await);
+    let v = json_of(&output_of_proc_1(&conn).await);
     assert_eq!(v["output"].as_str().map(str::len), Some(32 * 1024));
 }
 
@@ -296,10 +289,7 @@ async fn process_signal_validates_its_arguments() {
             r#"signal must be "terminate" or "kill""#,
         ),
     ] {
-        let conn = FakeConn::new();
-        let result = call(&conn, "process_signal", args).await;
-        assert_error_response(&result, text);
-        assert!(conn.requests().is_empty());
+        check_rejected("process_signal", args, text).await;
     }
 }
 

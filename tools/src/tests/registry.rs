@@ -2,8 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{assert_error_response, call};
-use crate::testing::FakeConn;
+use super::{check_invalid_parameters, check_rejected};
 use crate::{Tool, registry, registry_json};
 
 #[test]
@@ -76,19 +75,10 @@ fn registry_json_is_the_registry_pretty_printed() {
 
 #[tokio::test]
 async fn an_unknown_tool_is_an_error_response() {
-    let conn = FakeConn::new();
-    let result = call(&conn, "rm_rf", json!({})).await;
-    assert_error_response(&result, r#"unknown tool "rm_rf""#);
+    check_rejected("rm_rf", json!({}), r#"unknown tool "rm_rf""#).await;
 }
 
 #[tokio::test]
 async fn process_list_rejects_non_object_arguments() {
-    let conn = FakeConn::new();
-    let result = call(&conn, "process_list", json!("now")).await;
-    assert!(result.is_error);
-    assert!(
-        result.text.starts_with("invalid parameters: "),
-        "{}",
-        result.text
-    );
+    check_invalid_parameters("process_list", json!("now")).await;
 }
