@@ -171,20 +171,26 @@ impl SimScanner {
         }
     }
 
-    fn read_state(&self, root: &Path) -> Result<RepoState, ScanError> {
-        let gitdir = self.gitdir(root)?;
+    /// The checked-out branch from `gitdir`'s `HEAD`: empty for a detached
+    /// HEAD, an error for a corrupt one.
+    fn branch(&self, gitdir: &Path) -> Result<String, ScanError> {
         let head = self
             .fs
             .read_string(gitdir.join("HEAD"))
             .map_err(|e| ScanError::Transient(format!("read HEAD: {e}")))?;
         let head = head.trim();
-        let branch = if let Some(r) = head.strip_prefix("ref: refs/heads/") {
-            r.to_string()
+        if let Some(r) = head.strip_prefix("ref: refs/heads/") {
+            Ok(r.to_string())
         } else if head.len() == 40 && head.bytes().all(|b| b.is_ascii_hexdigit()) {
-            String::new()
+            Ok(String::new())
         } else {
-            return Err(ScanError::Transient(format!("corrupt HEAD {head:?}")));
-        };
+            Err(ScanError::Transient(format!("corrupt HEAD {head:?}")))
+        }
+    }
+
+    fn read_state(&self, root: &Path) -> Result<RepoState, ScanError> {
+        let gitdir = self.gitdir(root)?;
+        let branch = self.branch(&gitdir)?;
         let remote_origin = self
             .fs
             .read_string(gitdir.join("config"))
@@ -351,7 +357,7 @@ impl SimScanner {
     /// `git show <git_ref>:<path>` against the one commit of `root`.
     fn show(&self, root: &Path, git_ref: &str, path: &str) -> Result<Vec<u8>, ScanError> {
         let unknown = || ScanError::Transient(format!("fatal: invalid object name '{git_ref}'"));
-        let branch = self.read_state(root)?.branch;
+        let branch = self.branch(&self.gitdir(root)?)?;
         if git_ref != "HEAD" && (branch.is_empty() || git_ref != branch) {
             return Err(unknown());
         }
