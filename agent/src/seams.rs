@@ -134,9 +134,95 @@ impl EnvInfo for FixedEnvInfo {
 pub type UpdateEnvHook =
     Arc<dyn Fn(Vec<(String, String)>) -> Result<Vec<(String, String)>, String> + Send + Sync>;
 
+/// A job for [`Offload`]: blocking file-system work or CPU-heavy pure work.
+pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
+
+/// Where blocking work runs. Code above the seams never blocks a runtime
+/// thread and never calls `spawn_blocking` itself: it hands the work to
+/// this seam, which runs it on a bounded pool for real and inline (on the
+/// simulated host's only thread, deterministically) under simulation.
+pub trait Offload: Send + Sync + 'static {
+    /// Runs `job` to completion. A panic in `job` resumes in the caller.
+    fn run(&self, job: BlockingJob) -> futures::future::BoxFuture<'static, ()>;
+}
+
+/// Runs `work` through `offload` and returns its value.
+pub async fn offload<T, F>(offload: &dyn Offload, work: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let slot = Arc::new(parking_lot::Mutex::new(None));
+    let out = slot.clone();
+    offload
+        .run(Box::new(move || {
+            *out.lock() = Some(work());
+        }))
+        .await;
+    let value = slot.lock().take();
+    match value {
+        Some(v) => v,
+        // `run` resumes a panic of the job, so it cannot return without
+        // the job having stored its value.
+        None => unreachable!("offloaded job finished without a value"),
+    }
+}
+
+/// The real pool: tokio's blocking threads, at most `permits` jobs at once,
+/// so a burst of slow reads (a stalled network filesystem) queues instead
+/// of growing the thread count to tokio's cap.
+#[derive(Debug)]
+pub struct BlockingPool {
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl BlockingPool {
+    pub fn new(threads: usize) -> Self {
+        BlockingPool {
+            permits: Arc::new(tokio::sync::Semaphore::new(threads.max(1))),
+        }
+    }
+}
+
+impl Offload for BlockingPool {
+    fn run(&self, job: BlockingJob) -> futures::future::BoxFuture<'static, ()> {
+        let permits = self.permits.clone();
+        Box::pin(async move {
+            // The semaphore is never closed.
+            let Ok(permit) = permits.acquire_owned().await else {
+                return;
+            };
+            let done = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                job();
+            })
+            .await;
+            if let Err(e) = done {
+                if e.is_panic() {
+                    std::panic::resume_unwind(e.into_panic());
+                }
+            }
+        })
+    }
+}
+
+/// Runs every job inline, at its first poll: for simulation and for tests
+/// on a paused clock, where leaving the current thread would break
+/// determinism.
+#[derive(Debug, Default)]
+pub struct Inline;
+
+impl Offload for Inline {
+    fn run(&self, job: BlockingJob) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(async move { job() })
+    }
+}
+
 /// Every capability the agent uses to reach the outside world.
 #[derive(Clone)]
 pub struct Seams {
+    /// Where blocking file work and heavy pure work run.
+    pub offload: Arc<dyn Offload>,
     pub exec: Arc<dyn Exec>,
     pub fs: Arc<dyn Fs>,
     pub scanner: Arc<dyn RepoScanner>,
@@ -150,6 +236,7 @@ impl Seams {
     /// The real world: `sh -c`, `std::fs`, the `git` CLI, uuid v4, the system clock.
     pub fn real(wait_delay: Duration) -> Self {
         Seams {
+            offload: Arc::new(BlockingPool::new(16)),
             exec: Arc::new(RealExec::new(wait_delay)),
             fs: Arc::new(RealFs),
             scanner: Arc::new(GitCliScanner::new()),

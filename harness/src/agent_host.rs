@@ -87,6 +87,7 @@ impl SimParts {
     /// The agent's seams over these parts.
     pub fn seams(&self) -> Seams {
         Seams {
+            offload: Arc::new(agent::seams::Inline),
             exec: Arc::new(self.exec.clone()),
             fs: Arc::new(self.fs.clone()),
             scanner: Arc::new(self.scanner.clone()),
