@@ -77,6 +77,16 @@ impl Agent {
         &self.inner.files
     }
 
+    /// Runs blocking file work or heavy pure work through the offload seam:
+    /// a bounded pool for real, inline under simulation.
+    pub async fn blocking<T, F>(&self, work: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        seams::offload(self.inner.seams.offload.as_ref(), work).await
+    }
+
     /// Whether the historical bug `bug` is switched on for this agent.
     pub fn bug(&self, bug: Bug) -> bool {
         self.inner.config.bugs.is_on(bug)

@@ -40,6 +40,12 @@ enum Node {
     Symlink {
         target: PathBuf,
     },
+    /// A FIFO, socket or device: it can be stat'ed but never read, as the
+    /// agent refuses such files on the opened descriptor.
+    Special {
+        kind: FileKind,
+        mode: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -189,6 +195,11 @@ impl Tree {
                 len: target.as_os_str().len() as u64,
                 mode: 0o777,
             },
+            Node::Special { kind, mode } => Metadata {
+                kind: *kind,
+                len: 0,
+                mode: *mode,
+            },
         })
     }
 
@@ -203,6 +214,7 @@ impl Tree {
             }
             Node::Dir { .. } => Err(os(libc::EISDIR)),
             Node::Symlink { .. } => Err(os(libc::ELOOP)),
+            Node::Special { kind, .. } => Err(agent::files::fs::not_regular(*kind)),
         }
     }
 
@@ -266,7 +278,8 @@ impl Tree {
                 (true, Node::Dir { entries, .. }) if !entries.is_empty() => {
                     return Err(os(libc::ENOTEMPTY));
                 }
-                (true, Node::Dir { .. }) | (false, Node::File { .. } | Node::Symlink { .. }) => {}
+                (true, Node::Dir { .. })
+                | (false, Node::File { .. } | Node::Symlink { .. } | Node::Special { .. }) => {}
                 (true, _) => return Err(os(libc::ENOTDIR)),
                 (false, Node::Dir { .. }) => return Err(os(libc::EISDIR)),
             }
@@ -398,6 +411,19 @@ impl SimFs {
         tree.create(&chain, name, node).map(|_| ())
     }
 
+    /// Creates a FIFO, socket or device node (`kind` must not be a file,
+    /// directory or symlink) at `path`: the file API must refuse to read or
+    /// replace it.
+    pub fn mknod(&self, path: impl AsRef<Path>, kind: FileKind) -> io::Result<()> {
+        if matches!(kind, FileKind::File | FileKind::Dir | FileKind::Symlink) {
+            return Err(os(libc::EINVAL));
+        }
+        let mut tree = self.lock();
+        let (chain, name) = tree.parent_of(path.as_ref())?;
+        tree.create(&chain, name, Node::Special { kind, mode: 0o644 })
+            .map(|_| ())
+    }
+
     /// Removes a file, symlink or a whole directory tree (`rm -rf`, but
     /// failing on a missing path).
     pub fn remove_all(&self, path: impl AsRef<Path>) -> io::Result<()> {
@@ -484,7 +510,11 @@ impl Fs for SimFs {
         let mut tree = self.lock();
         let ino = tree.resolve(path, true)?;
         match tree.nodes.get_mut(&ino) {
-            Some(Node::File { mode: m, .. } | Node::Dir { mode: m, .. }) => {
+            Some(
+                Node::File { mode: m, .. }
+                | Node::Dir { mode: m, .. }
+                | Node::Special { mode: m, .. },
+            ) => {
                 *m = mode & 0o7777;
                 Ok(())
             }

@@ -134,7 +134,7 @@ impl SimScanner {
                     };
                     out.insert(rel, blob);
                 }
-                FileKind::Other => {}
+                _ => {}
             }
         }
         Ok(())

@@ -12,6 +12,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
 use crate::Agent;
+use crate::seams::offload;
 use crate::http::chat::ChatContext;
 use crate::http::error::json;
 
@@ -56,13 +57,22 @@ async fn read_file_lines(State(agent): State<Agent>, RawQuery(raw): RawQuery) ->
     if let Err(e) = q.finish() {
         return e.into_response();
     }
-    json(super::read::read_file_lines(
-        agent.seams().fs.as_ref(),
-        &path,
-        unsigned(offset),
-        unsigned(limit),
-        &limits,
-    ))
+    let fs = agent.seams().fs.clone();
+    let max_read = agent.config().max_read_size;
+    let read = offload(agent.seams().offload.as_ref(), move || {
+        super::read::read_file_lines(
+            fs.as_ref(),
+            &path,
+            unsigned(offset),
+            unsigned(limit),
+            &limits,
+            max_read,
+        )
+    });
+    match read.await {
+        Ok(answer) => json(answer),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn read_file(State(agent): State<Agent>, RawQuery(raw): RawQuery) -> Response {
@@ -73,12 +83,18 @@ async fn read_file(State(agent): State<Agent>, RawQuery(raw): RawQuery) -> Respo
     if let Err(e) = q.finish() {
         return e.into_response();
     }
-    match super::read::read_file(
-        agent.seams().fs.as_ref(),
-        &path,
-        unsigned(offset),
-        unsigned(limit),
-    ) {
+    let fs = agent.seams().fs.clone();
+    let max_read = agent.config().max_read_size;
+    let read = offload(agent.seams().offload.as_ref(), move || {
+        super::read::read_file(
+            fs.as_ref(),
+            &path,
+            unsigned(offset),
+            unsigned(limit),
+            max_read,
+        )
+    });
+    match read.await {
         Ok(range) => {
             let len = range.bytes.len();
             let mut resp = (StatusCode::OK, Body::from(range.bytes)).into_response();

@@ -11,7 +11,65 @@ pub enum FileKind {
     File,
     Dir,
     Symlink,
+    /// A named pipe: opening it for reading blocks until a writer comes.
+    Fifo,
+    Socket,
+    /// `/dev/zero`, a terminal: reads may never end.
+    CharDevice,
+    BlockDevice,
     Other,
+}
+
+impl FileKind {
+    /// How an error message names this kind of file.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FileKind::File => "a regular file",
+            FileKind::Dir => "a directory",
+            FileKind::Symlink => "a symbolic link",
+            FileKind::Fifo => "a named pipe (FIFO)",
+            FileKind::Socket => "a socket",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+            FileKind::Other => "a special file",
+        }
+    }
+
+    /// Kinds the file API refuses to read or replace: reading them can
+    /// block forever or never end.
+    pub fn is_special(self) -> bool {
+        matches!(
+            self,
+            FileKind::Fifo
+                | FileKind::Socket
+                | FileKind::CharDevice
+                | FileKind::BlockDevice
+                | FileKind::Other
+        )
+    }
+}
+
+/// The error an [`Fs`] read returns for a path that is not a regular file
+/// (found on the opened descriptor, so a swap after a `stat` is caught).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a regular file: it is {}", .kind.describe())]
+pub struct NotRegularFile {
+    pub kind: FileKind,
+}
+
+/// Wraps [`NotRegularFile`] in an `io::Error` (kind `InvalidInput`).
+pub fn not_regular(kind: FileKind) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        NotRegularFile { kind },
+    )
+}
+
+/// The kind of file an error refused, if it is a [`not_regular`] error.
+pub fn refused_kind(e: &io::Error) -> Option<FileKind> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<NotRegularFile>())
+        .map(|n| n.kind)
 }
 
 /// The subset of metadata the agent uses.
@@ -42,8 +100,13 @@ pub trait Fs: Send + Sync + 'static {
     /// Resolves every symlink and `..`; the path must exist.
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
     /// Opens for reading and returns the whole content (permission checked).
+    /// Only regular files: anything else fails with [`not_regular`] (a
+    /// directory with `IsADirectory`), decided on the opened descriptor and
+    /// without an open that can block.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
-    /// Reads up to `limit` bytes (`None`: to the end) from `offset`.
+    /// Reads up to `limit` bytes (`None`: to the end) from `offset`; only
+    /// regular files, as [`Fs::read`]. Memory is bounded by the bytes
+    /// actually read, whatever size the file reports.
     fn read_range(&self, path: &Path, offset: u64, limit: Option<u64>) -> io::Result<Vec<u8>>;
     /// Creates `path` and its missing parents with mode 0755, like Go's
     /// `os.MkdirAll`: an existing directory is fine; an existing
@@ -86,12 +149,47 @@ fn meta(m: std::fs::Metadata) -> Metadata {
     } else if ft.is_file() {
         FileKind::File
     } else {
-        FileKind::Other
+        special_kind(&ft)
     };
     Metadata {
         kind,
         len: m.len(),
         mode: m.permissions().mode() & 0o7777,
+    }
+}
+
+fn special_kind(ft: &std::fs::FileType) -> FileKind {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        FileKind::Fifo
+    } else if ft.is_socket() {
+        FileKind::Socket
+    } else if ft.is_char_device() {
+        FileKind::CharDevice
+    } else if ft.is_block_device() {
+        FileKind::BlockDevice
+    } else {
+        FileKind::Other
+    }
+}
+
+/// Opens `path` for reading if it is a regular file. The open is
+/// non-blocking (a FIFO without a writer would otherwise block the thread
+/// until one comes) and never makes a terminal the controlling one; the
+/// kind is checked on the descriptor with `fstat`.
+fn open_regular(path: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let ft = file.metadata()?.file_type();
+    if ft.is_file() {
+        Ok(file)
+    } else if ft.is_dir() {
+        Err(io::Error::from_raw_os_error(libc::EISDIR))
+    } else {
+        Err(not_regular(special_kind(&ft)))
     }
 }
 
@@ -109,12 +207,15 @@ impl Fs for RealFs {
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        std::fs::read(path)
+        use std::io::Read;
+        let mut out = Vec::new();
+        open_regular(path)?.read_to_end(&mut out)?;
+        Ok(out)
     }
 
     fn read_range(&self, path: &Path, offset: u64, limit: Option<u64>) -> io::Result<Vec<u8>> {
         use std::io::{Read, Seek, SeekFrom};
-        let mut f = std::fs::File::open(path)?;
+        let mut f = open_regular(path)?;
         f.seek(SeekFrom::Start(offset))?;
         let mut out = Vec::new();
         match limit {

@@ -13,6 +13,10 @@ use super::goerr::quote;
 #[derive(Debug)]
 pub struct QueryParams {
     values: Vec<(String, String)>,
+    /// Names whose raw value is not UTF-8 once percent-decoded: the decoder
+    /// above would have replaced the bad bytes with U+FFFD and a path would
+    /// silently name another file.
+    not_utf8: BTreeSet<String>,
     parsed: BTreeSet<String>,
     errors: Vec<Validation>,
 }
@@ -32,8 +36,25 @@ impl QueryParams {
                     .collect()
             })
             .unwrap_or_default();
+        let not_utf8 = raw
+            .map(|q| {
+                q.split('&')
+                    .filter_map(|pair| {
+                        let (name, value) = pair.split_once('=')?;
+                        let value = value.replace('+', " ");
+                        let bytes: Vec<u8> =
+                            percent_encoding::percent_decode_str(&value).collect();
+                        std::str::from_utf8(&bytes).is_err().then(|| {
+                            let name = percent_encoding::percent_decode_str(name);
+                            name.decode_utf8_lossy().into_owned()
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         QueryParams {
             values,
+            not_utf8,
             parsed: BTreeSet::new(),
             errors: Vec::new(),
         }
@@ -92,9 +113,30 @@ impl QueryParams {
         default
     }
 
-    /// Flags unknown parameters (sorted, for deterministic output) and
+    /// Flags unknown parameters (sorted, for deterministic output), values
+    /// that are not UTF-8 or hold a NUL byte (no path or name may), and
     /// returns the 400 if anything was wrong.
     pub fn finish(mut self) -> Result<(), ApiError> {
+        for name in &self.parsed {
+            if self.not_utf8.contains(name) {
+                self.errors.push(Validation {
+                    field: name.clone(),
+                    detail: format!(
+                        "Query param {} must be valid UTF-8 after percent-decoding",
+                        quote(name)
+                    ),
+                });
+            } else if self
+                .values
+                .iter()
+                .any(|(k, v)| k == name && v.contains('\0'))
+            {
+                self.errors.push(Validation {
+                    field: name.clone(),
+                    detail: format!("Query param {} must not contain NUL bytes", quote(name)),
+                });
+            }
+        }
         let unknown: BTreeSet<&String> = self
             .values
             .iter()
@@ -159,6 +201,27 @@ mod tests {
                 r#"zeta: Query param "zeta" is not a valid query param"#,
             ]
         );
+    }
+
+    #[test]
+    fn a_nul_byte_or_invalid_utf8_in_a_value_is_a_validation_error() {
+        let check = |raw: &str, want: &str| {
+            let mut q = QueryParams::new(Some(raw));
+            let _ = q.required_string("path");
+            let err = q.finish().expect_err(raw);
+            assert_eq!(details(err), vec![want.to_string()], "{raw}");
+        };
+        check(
+            "path=/tmp/a%00b",
+            "path: Query param \"path\" must not contain NUL bytes",
+        );
+        check(
+            "path=/tmp/%FF%FE",
+            "path: Query param \"path\" must be valid UTF-8 after percent-decoding",
+        );
+        let mut ok = QueryParams::new(Some("path=/tmp/caf%C3%A9+x"));
+        assert_eq!(ok.required_string("path"), "/tmp/café x");
+        assert!(ok.finish().is_ok());
     }
 
     #[test]

@@ -7,23 +7,41 @@ use http::StatusCode;
 
 use crate::http::error::ApiError;
 
-use super::fs::Fs;
+use super::fs::{FileKind, Fs, refused_kind};
 use super::goerr::{PathError, quote};
 use super::lines::{failure, number_lines};
 use super::wire::{ReadFileLinesLimits, ReadFileLinesResponse};
 
+/// The 400 for a path that is a FIFO, socket or device: reading one can
+/// block forever or never end, so the file API only reads regular files.
+pub(crate) fn special_file(path: &Path, kind: FileKind) -> ApiError {
+    ApiError::bad_request(format!(
+        "open {}: {} is not a regular file; only regular files can be read or edited",
+        path.display(),
+        kind.describe()
+    ))
+}
+
 /// Reads `path` for the LLM. Every failure is an unsuccessful answer (the
-/// handler still says 200), never a partial one.
+/// handler still says 200), never a partial one, except a special file
+/// (400). The file is read up to `max_read` bytes (or the caller's
+/// `max_file_size`, if smaller): the size a `stat` reports is only used for
+/// the message, so `/proc` files and swaps between stat and read stay
+/// bounded too.
 pub fn read_file_lines(
     fs: &dyn Fs,
     path: &str,
     offset: u64,
     limit: u64,
     limits: &ReadFileLinesLimits,
-) -> ReadFileLinesResponse {
+    max_read: u64,
+) -> Result<ReadFileLinesResponse, ApiError> {
     let p = Path::new(path);
     if !p.is_absolute() {
-        return failure(format!("file path must be absolute: {}", quote(path)));
+        return Ok(failure(format!(
+            "file path must be absolute: {}",
+            quote(path)
+        )));
     }
     let opened = |e: io::Error| match e.kind() {
         io::ErrorKind::NotFound => failure(format!("file does not exist: {path}")),
@@ -32,31 +50,47 @@ pub fn read_file_lines(
     };
     let meta = match fs.metadata(p) {
         Ok(m) => m,
-        Err(e) => return opened(e),
+        Err(e) => return Ok(opened(e)),
     };
     if meta.is_dir() {
-        return failure(format!("not a file: {path}"));
+        return Ok(failure(format!("not a file: {path}")));
     }
-    if meta.len > limits.max_file_size {
-        return failure(format!(
-            "file is {} bytes which exceeds the maximum of {} bytes. Use grep, sed, or awk to \
-             extract the content you need, or use offset and limit to read a portion.",
-            meta.len, limits.max_file_size
-        ));
+    if meta.kind.is_special() {
+        return Err(special_file(p, meta.kind));
     }
-    let data = match fs.read(p) {
+    let cap = limits.max_file_size.min(max_read);
+    let too_large = |size: String| {
+        failure(format!(
+            "file is {size} bytes which exceeds the maximum of {cap} bytes. Use grep, sed, or awk \
+             to extract the content you need, or use offset and limit to read a portion."
+        ))
+    };
+    if meta.len > cap {
+        return Ok(too_large(meta.len.to_string()));
+    }
+    let data = match fs.read_range(p, 0, Some(cap.saturating_add(1))) {
         Ok(d) => d,
-        Err(e)
+        Err(e) => {
+            if let Some(kind) = refused_kind(&e) {
+                return Err(special_file(p, kind));
+            }
             if matches!(
                 e.kind(),
                 io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
-            ) =>
-        {
-            return opened(e);
+            ) {
+                return Ok(opened(e));
+            }
+            return Ok(failure(format!(
+                "read file: {}",
+                PathError::new("read", p, e)
+            )));
         }
-        Err(e) => return failure(format!("read file: {}", PathError::new("read", p, e))),
     };
-    number_lines(&data, meta.len, offset, limit, limits)
+    if data.len() as u64 > cap {
+        // The file grew since the stat, or reports no size (`/proc`).
+        return Ok(too_large(format!("more than {cap}")));
+    }
+    Ok(number_lines(&data, meta.len, offset, limit, limits))
 }
 
 /// A byte range of a file and its content type.
@@ -66,8 +100,17 @@ pub struct FileRange {
     pub content_type: String,
 }
 
-/// Reads `limit` bytes (0: to the end) from `offset` of `path`.
-pub fn read_file(fs: &dyn Fs, path: &str, offset: u64, limit: u64) -> Result<FileRange, ApiError> {
+/// Reads `limit` bytes (0: to the end) from `offset` of `path`. The range
+/// is sized from the file's stat, as the original sized its
+/// `Content-Length`, and a range larger than `max_read` is a 413 that tells
+/// the caller to read in parts; at most `max_read` bytes are ever read.
+pub fn read_file(
+    fs: &dyn Fs,
+    path: &str,
+    offset: u64,
+    limit: u64,
+    max_read: u64,
+) -> Result<FileRange, ApiError> {
     let p = Path::new(path);
     if !p.is_absolute() {
         return Err(ApiError::bad_request(format!(
@@ -76,6 +119,9 @@ pub fn read_file(fs: &dyn Fs, path: &str, offset: u64, limit: u64) -> Result<Fil
         )));
     }
     let fail = |e: io::Error| {
+        if let Some(kind) = refused_kind(&e) {
+            return special_file(p, kind);
+        }
         let e = PathError::new("open", p, e);
         ApiError::new(e.open_status(), e.to_string())
     };
@@ -86,8 +132,21 @@ pub fn read_file(fs: &dyn Fs, path: &str, offset: u64, limit: u64) -> Result<Fil
             format!("open {path}: not a file"),
         ));
     }
+    if meta.kind.is_special() {
+        return Err(special_file(p, meta.kind));
+    }
     let limit = if limit == 0 { meta.len } else { limit };
     let want = meta.len.saturating_sub(offset).min(limit);
+    if want > max_read {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "read {path}: the range asked for is {want} bytes, more than the maximum of \
+                 {max_read} bytes per request. Read the file in parts with the offset and limit \
+                 query parameters."
+            ),
+        ));
+    }
     let mut bytes = if want == 0 {
         Vec::new()
     } else {

@@ -95,6 +95,9 @@ pub struct EditFilesRequest {
 pub struct FileEditResult {
     pub path: String,
     pub diff: String,
+    /// Why `diff` is empty although the file changed (too large to diff).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `POST /edit-files` success body: `files` only when `include_diff`.

@@ -14,7 +14,9 @@ use http::StatusCode;
 use crate::Agent;
 use crate::http::chat::ChatContext;
 use crate::http::error::ApiError;
+use crate::seams::IdSource;
 
+use super::fs::Fs;
 use super::goerr::{PathError, quote, reason};
 use super::resolve::{ResolveError, resolve};
 
@@ -23,18 +25,52 @@ const TEMP_ATTEMPTS: usize = 4;
 
 /// Validates `path` (absolute) and resolves its symlinks: the target is
 /// written and a link survives.
-pub(crate) fn resolve_for_write(agent: &Agent, path: &str) -> Result<PathBuf, ApiError> {
+pub(crate) fn resolve_for_write(fs: &dyn Fs, path: &str) -> Result<PathBuf, ApiError> {
     if !Path::new(path).is_absolute() {
         return Err(ApiError::bad_request(format!(
             "file path must be absolute: {}",
             quote(path)
         )));
     }
-    resolve(agent.seams().fs.as_ref(), Path::new(path)).map_err(|e| resolve_failed(path, e))
+    resolve(fs, Path::new(path)).map_err(|e| resolve_failed(path, e))
 }
 
 pub(crate) fn resolve_failed(path: &str, e: ResolveError) -> ApiError {
     ApiError::internal(format!("resolve symlink {}: {e}", quote(path)))
+}
+
+/// Makes the missing parents of `target`.
+fn make_parents(fs: &dyn Fs, target: &Path) -> Result<(), ApiError> {
+    let Some(dir) = target.parent() else {
+        return Ok(());
+    };
+    fs.create_dir_all(dir).map_err(|e| {
+        let status = match e.kind() {
+            io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+            io::ErrorKind::NotADirectory => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, PathError::new("mkdir", dir, e).to_string())
+    })
+}
+
+/// The mode of an existing target (`None` if there is none), refusing a
+/// directory or a special file: a rename over a FIFO or a device would
+/// replace it with a regular file.
+fn existing_mode(fs: &dyn Fs, target: &Path) -> Result<Option<u32>, ApiError> {
+    let Ok(meta) = fs.metadata(target) else {
+        return Ok(None);
+    };
+    if meta.is_dir() {
+        return Err(ApiError::bad_request(format!(
+            "open {}: is a directory",
+            target.display()
+        )));
+    }
+    if meta.kind.is_special() {
+        return Err(super::read::special_file(target, meta.kind));
+    }
+    Ok(Some(meta.mode))
 }
 
 /// Writes `body` to `path` (as requested) and, on success with a chat
@@ -44,7 +80,7 @@ pub(crate) fn resolve_failed(path: &str, e: ResolveError) -> ApiError {
 /// upload is read, as the original did. A body that fails to arrive (413
 /// beyond the limit, else 500) touches nothing: missing parent directories
 /// are made only once it has (the original made them first and left them
-/// behind).
+/// behind). Every file-system step runs through the offload seam.
 pub async fn write_file<B>(
     agent: &Agent,
     chat: &ChatContext,
@@ -55,41 +91,26 @@ where
     B: std::future::Future<Output = Result<Bytes, BodyError>>,
 {
     let fs = agent.seams().fs.clone();
-    let resolved = resolve_for_write(agent, path)?;
-    let make_parents = || -> Result<(), ApiError> {
-        let Some(dir) = resolved.parent() else {
-            return Ok(());
-        };
-        fs.create_dir_all(dir).map_err(|e| {
-            let status = match e.kind() {
-                io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
-                io::ErrorKind::NotADirectory => StatusCode::BAD_REQUEST,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            ApiError::new(status, PathError::new("mkdir", dir, e).to_string())
-        })
+    let (resolved, parent_missing) = {
+        let fs = fs.clone();
+        let path = path.to_string();
+        agent
+            .blocking(move || -> Result<(PathBuf, bool), ApiError> {
+                let resolved = resolve_for_write(fs.as_ref(), &path)?;
+                // A parent that is there (or cannot be, e.g. a file in the
+                // way) is answered now, as before; only a missing one waits
+                // for the body.
+                let parent_missing = resolved.parent().is_some_and(|dir| {
+                    matches!(fs.metadata(dir), Err(e) if e.kind() == io::ErrorKind::NotFound)
+                });
+                if !parent_missing {
+                    make_parents(fs.as_ref(), &resolved)?;
+                }
+                existing_mode(fs.as_ref(), &resolved)?;
+                Ok((resolved, parent_missing))
+            })
+            .await?
     };
-    // A parent that is there (or cannot be, e.g. a file in the way) is
-    // answered now, as before; only a missing one waits for the body.
-    let parent_missing = resolved.parent().is_some_and(
-        |dir| matches!(fs.metadata(dir), Err(e) if e.kind() == io::ErrorKind::NotFound),
-    );
-    if !parent_missing {
-        make_parents()?;
-    }
-
-    let is_dir = |meta: &super::fs::Metadata| -> Result<(), ApiError> {
-        if meta.is_dir() {
-            return Err(ApiError::bad_request(format!(
-                "open {}: is a directory",
-                resolved.display()
-            )));
-        }
-        Ok(())
-    };
-    if let Ok(meta) = fs.metadata(&resolved) {
-        is_dir(&meta)?;
-    }
     // The upload is read before the file's lock is taken, so a slow client
     // does not hold up edits of the file.
     let data = body.await.map_err(|e| match e {
@@ -100,18 +121,20 @@ where
         BodyError::Read(why) => ApiError::internal(format!("write {}: {why}", resolved.display())),
     })?;
     if parent_missing {
-        make_parents()?;
+        let (fs, target) = (fs.clone(), resolved.clone());
+        agent
+            .blocking(move || make_parents(fs.as_ref(), &target))
+            .await?;
     }
 
     let guards = super::lock_paths(agent, &BTreeSet::from([resolved.clone()])).await;
-    let mode = match fs.metadata(&resolved) {
-        Ok(meta) => {
-            is_dir(&meta)?;
-            Some(meta.mode)
-        }
-        Err(_) => None,
+    let mode = {
+        let (fs, target) = (fs.clone(), resolved.clone());
+        agent
+            .blocking(move || existing_mode(fs.as_ref(), &target))
+            .await?
     };
-    atomic_write(agent, &resolved, mode, &data).await?;
+    atomic_write(agent, &resolved, mode, data).await?;
     drop(guards);
 
     agent
@@ -131,14 +154,46 @@ pub enum BodyError {
 }
 
 /// Replaces `path` with `data` through a temp file and a rename, giving the
-/// temp file `mode` first when the target existed.
+/// temp file `mode` first when the target existed. Both halves run through
+/// the offload seam; the yield point between them is where a concurrent
+/// writer could slip in if the file's lock were not held.
 pub(crate) async fn atomic_write(
     agent: &Agent,
     path: &Path,
     mode: Option<u32>,
-    data: &[u8],
+    data: Bytes,
 ) -> Result<(), ApiError> {
-    let fs = agent.seams().fs.clone();
+    let len = data.len();
+    let temp = {
+        let fs = agent.seams().fs.clone();
+        let ids = agent.seams().ids.clone();
+        let target = path.to_path_buf();
+        agent
+            .blocking(move || write_temp(fs.as_ref(), ids.as_ref(), &target, mode, &data))
+            .await?
+    };
+    crate::yield_point!("files.write.before_rename");
+    {
+        let fs = agent.seams().fs.clone();
+        let target = path.to_path_buf();
+        agent
+            .blocking(move || rename_into_place(fs.as_ref(), &temp, &target))
+            .await?;
+    }
+    crate::sim::event("files.write", || {
+        format!("{} ({} bytes)", path.display(), len)
+    });
+    Ok(())
+}
+
+/// Writes `data` to a fresh temp file beside `path` and gives it `mode`.
+fn write_temp(
+    fs: &dyn Fs,
+    ids: &dyn IdSource,
+    path: &Path,
+    mode: Option<u32>,
+    data: &[u8],
+) -> Result<PathBuf, ApiError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     let base = path
         .file_name()
@@ -149,7 +204,7 @@ pub(crate) async fn atomic_write(
 
     let mut temp = None;
     for _ in 0..TEMP_ATTEMPTS {
-        let candidate = dir.join(format!(".{base}.tmp.{}", temp_suffix(agent)));
+        let candidate = dir.join(format!(".{base}.tmp.{}", temp_suffix(ids)));
         match fs.write_new(&candidate, data) {
             Ok(()) => {
                 temp = Some(candidate);
@@ -172,37 +227,35 @@ pub(crate) async fn atomic_write(
     let Some(temp) = temp else {
         return Err(write_failed(io::Error::from(io::ErrorKind::AlreadyExists)));
     };
-
     if let Some(Err(e)) = mode.map(|m| fs.set_mode(&temp, m)) {
         tracing::warn!(path = %path.display(), error = %e, "unable to set file permissions");
     }
-    crate::yield_point!("files.write.before_rename");
-    if let Err(e) = fs.rename(&temp, path) {
-        if let Err(cleanup) = fs.remove_file(&temp) {
-            tracing::warn!(path = %temp.display(), error = %cleanup, "unable to clean up temp file");
-        }
-        let status = match e.kind() {
-            io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        return Err(ApiError::new(
-            status,
-            format!("write {}: {}", path.display(), reason(&e)),
-        ));
+    Ok(temp)
+}
+
+/// Renames `temp` over `path`; on failure removes `temp`.
+fn rename_into_place(fs: &dyn Fs, temp: &Path, path: &Path) -> Result<(), ApiError> {
+    let Err(e) = fs.rename(temp, path) else {
+        return Ok(());
+    };
+    if let Err(cleanup) = fs.remove_file(temp) {
+        tracing::warn!(path = %temp.display(), error = %cleanup, "unable to clean up temp file");
     }
-    crate::sim::event("files.write", || {
-        format!("{} ({} bytes)", path.display(), data.len())
-    });
-    Ok(())
+    let status = match e.kind() {
+        io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    Err(ApiError::new(
+        status,
+        format!("write {}: {}", path.display(), reason(&e)),
+    ))
 }
 
 /// Eight hex characters from the id source (random for real, seeded under
 /// simulation). The id's tail is used: for uuids it is random, for the
 /// sequential test ids it is the counter.
-fn temp_suffix(agent: &Agent) -> String {
-    let hex: Vec<char> = agent
-        .seams()
-        .ids
+fn temp_suffix(ids: &dyn IdSource) -> String {
+    let hex: Vec<char> = ids
         .next_id()
         .chars()
         .filter(char::is_ascii_hexdigit)
