@@ -56,6 +56,8 @@ struct Failure {
     index: usize,
     status: StatusCode,
     message: String,
+    /// A second entry for an already named file.
+    duplicate: bool,
 }
 
 impl Failure {
@@ -64,6 +66,7 @@ impl Failure {
             index,
             status: e.status,
             message: e.body.message,
+            duplicate: false,
         }
     }
 }
@@ -107,6 +110,10 @@ pub async fn edit_files(
             .blocking(move || resolve_entries(fs.as_ref(), entries))
             .await
     };
+    // Marked here, not in the offloaded job: coverage marks are per thread.
+    if failures.iter().any(|f| f.duplicate) {
+        cov_mark::hit!(edit_duplicate_path_rejected);
+    }
 
     // Phase 1b: under the files' locks, read and edit in memory.
     let paths: BTreeSet<PathBuf> = targets.iter().map(|t| t.resolved.clone()).collect();
@@ -192,6 +199,7 @@ fn resolve_entries(fs: &dyn Fs, entries: Vec<(String, Vec<FileEdit>)>) -> (Vec<T
         index,
         status: StatusCode::BAD_REQUEST,
         message,
+        duplicate: false,
     };
     for (index, (path, edits)) in entries.into_iter().enumerate() {
         if path.is_empty() {
@@ -222,12 +230,14 @@ fn resolve_entries(fs: &dyn Fs, entries: Vec<(String, Vec<FileEdit>)>) -> (Vec<T
             }
         };
         if seen.insert(resolved.clone(), index).is_some() {
-            cov_mark::hit!(edit_duplicate_path_rejected);
             let msg = format!(
                 "duplicate file path {}: combine edits into a single entry's \"edits\" list",
                 quote(&path)
             );
-            failures.push(bad(index, msg));
+            failures.push(Failure {
+                duplicate: true,
+                ..bad(index, msg)
+            });
             continue;
         }
         targets.push(Target {
