@@ -282,12 +282,20 @@ impl GitCliScanner {
     /// `.git` no longer exists, or `.git` is a file (linked worktree,
     /// submodule) whose gitdir git can no longer open.
     async fn is_deleted(&self, root: &Path) -> bool {
-        let not_found = |p: &Path| matches!(std::fs::metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
-        if not_found(root) {
+        let (root_meta, git_meta) = {
+            let root = root.to_path_buf();
+            off_runtime(move || {
+                (
+                    std::fs::metadata(&root).map(|_| ()),
+                    std::fs::metadata(root.join(".git")),
+                )
+            })
+            .await
+        };
+        if matches!(root_meta, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
             return true;
         }
-        let dot_git = root.join(".git");
-        match std::fs::metadata(&dot_git) {
+        match git_meta {
             Err(e) => e.kind() == std::io::ErrorKind::NotFound,
             Ok(m) if m.is_dir() => false,
             Ok(_) => !matches!(
@@ -295,6 +303,17 @@ impl GitCliScanner {
                 Ok(out) if out.success
             ),
         }
+    }
+}
+
+/// Runs a file-system call of the real scanner on tokio's blocking
+/// threads: a `stat` on a stalled network mount must not hold a runtime
+/// thread. This is the real side of the seam; the simulated scanner never
+/// blocks.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 
@@ -317,7 +336,7 @@ impl RepoScanner for GitCliScanner {
             return None;
         }
         // Resolve symlinks so roots compare equal to canonical paths.
-        Some(std::fs::canonicalize(&root).unwrap_or(root))
+        Some(off_runtime(move || std::fs::canonicalize(&root).unwrap_or(root)).await)
     }
 
     async fn read_repo(&self, root: &Path) -> Result<RepoState, ScanError> {
