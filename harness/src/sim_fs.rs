@@ -624,6 +624,33 @@ mod tests {
     }
 
     #[test]
+    fn special_files_stat_as_their_kind_and_refuse_reads() {
+        let fs = fixture();
+        for (name, kind) in [
+            ("fifo", FileKind::Fifo),
+            ("sock", FileKind::Socket),
+            ("zero", FileKind::CharDevice),
+            ("disk", FileKind::BlockDevice),
+        ] {
+            let path = format!("{PROJECT}/{name}");
+            fs.mknod(&path, kind).unwrap();
+            assert_eq!(fs.metadata(p(&path)).unwrap().kind, kind, "{name}");
+            let refused = fs.read_range(p(&path), 0, Some(10)).unwrap_err();
+            assert_eq!(agent::files::fs::refused_kind(&refused), Some(kind), "{name}");
+            assert_eq!(
+                agent::files::fs::refused_kind(&fs.read(p(&path)).unwrap_err()),
+                Some(kind)
+            );
+        }
+        assert_eq!(
+            fs.mknod(format!("{PROJECT}/f"), FileKind::File)
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::EINVAL)
+        );
+    }
+
+    #[test]
     fn error_texts_match_the_os() {
         let fs = SimFs::new();
         let e = fs.read(p("/missing")).unwrap_err();
