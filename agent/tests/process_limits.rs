@@ -260,7 +260,11 @@ async fn start_requests_the_os_would_misread_are_refused_with_400() {
 /// and `VISIBLE=yes` (through `hook` when given), with the request's `env`,
 /// and checks the child's `AGENT_TOKEN` line is `expected` (`None`: absent)
 /// while the rest of the environment is inherited.
-async fn check_child_token(hook: Option<UpdateEnvHook>, request_env: Value, expected: Option<&str>) {
+async fn check_child_token(
+    hook: Option<UpdateEnvHook>,
+    request_env: Value,
+    expected: Option<&str>,
+) {
     let home = tempfile::tempdir().expect("home");
     let config = AgentConfig::default();
     let mut seams = real_seams(&config, Some(home.path().to_path_buf()));

@@ -148,8 +148,9 @@ async fn errors_carry_status_message_and_detail_in_the_go_text() {
     let err = s.conn.start_process(&bad_dir).await.expect_err("400");
     assert_eq!(err.status(), Some(400));
     assert!(
-        err.to_string()
-            .ends_with("unexpected status code 400: Working directory \"/no/such/dir\" does not exist."),
+        err.to_string().ends_with(
+            "unexpected status code 400: Working directory \"/no/such/dir\" does not exist."
+        ),
         "{err}"
     );
 

@@ -704,7 +704,11 @@ mod tests {
     }
 
     fn kept(table: &Table) -> Vec<&str> {
-        table.finished.iter().map(|(_, _, id)| id.as_str()).collect()
+        table
+            .finished
+            .iter()
+            .map(|(_, _, id)| id.as_str())
+            .collect()
     }
 
     #[test]
