@@ -9,7 +9,7 @@
 //!
 //! The property, for every request:
 //! * the answer is 2xx or 4xx, or one of the spec's own 5xx for its route
-//!   (e.g. a start in a missing workdir: 500 `Failed to start process.`);
+//!   (e.g. a start whose spawn fails: 500 `Failed to start process.`);
 //! * every non-2xx answer is the JSON envelope `{"message", "detail"?,
 //!   "validations"?}` with `Content-Type: application/json`;
 //! * nothing panics: in process a handler panic fails the case; over TCP the

@@ -103,14 +103,11 @@ async fn malformed_start_requests_get_the_spec_answers() {
         start("null", 400, COMMAND_REQUIRED),
         start(r#"{"command": null}"#, 400, COMMAND_REQUIRED),
         start(r#"{"command": "", "extra": 1}"#, 400, COMMAND_REQUIRED),
-        Case {
-            detail: Some("start process: chdir /definitely/missing: no such file or directory"),
-            ..start(
-                r#"{"command": "true", "workdir": "/definitely/missing"}"#,
-                500,
-                "Failed to start process.",
-            )
-        },
+        start(
+            r#"{"command": "true", "workdir": "/definitely/missing"}"#,
+            400,
+            "Working directory \"/definitely/missing\" does not exist.",
+        ),
     ])
     .await;
 }

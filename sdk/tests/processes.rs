@@ -145,12 +145,11 @@ async fn errors_carry_status_message_and_detail_in_the_go_text() {
 
     let mut bad_dir = start_req("true");
     bad_dir.workdir = Some("/no/such/dir".into());
-    let err = s.conn.start_process(&bad_dir).await.expect_err("500");
-    assert_eq!(err.status(), Some(500));
+    let err = s.conn.start_process(&bad_dir).await.expect_err("400");
+    assert_eq!(err.status(), Some(400));
     assert!(
         err.to_string().ends_with(
-            "unexpected status code 500: Failed to start process.: \
-             start process: chdir /no/such/dir: no such file or directory"
+            "unexpected status code 400: Working directory \"/no/such/dir\" does not exist."
         ),
         "{err}"
     );
@@ -165,6 +164,20 @@ async fn errors_carry_status_message_and_detail_in_the_go_text() {
     assert_eq!(err.status(), Some(400));
     assert!(
         err.to_string().contains("Unsupported signal \"hup\""),
+        "{err}"
+    );
+
+    // A spawn the agent cannot make: 500 with the cause as the detail.
+    s.agent.processes().shutdown().await;
+    let err = s
+        .conn
+        .start_process(&start_req("true"))
+        .await
+        .expect_err("500");
+    assert_eq!(err.status(), Some(500));
+    assert!(
+        err.to_string()
+            .ends_with("unexpected status code 500: Failed to start process.: manager is closed"),
         "{err}"
     );
 }

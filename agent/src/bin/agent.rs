@@ -62,6 +62,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let seams = Seams::real(config.wait_delay);
     let agent = Agent::new(config, seams);
+    // Evicts old finished processes even when nobody lists them.
+    let _sweeper = agent.processes().spawn_sweeper();
 
     let mut sigterm = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("install SIGINT handler")?;

@@ -14,7 +14,7 @@ use http::StatusCode;
 use tokio::time::Instant;
 
 use super::exec::Signal;
-use super::manager::{Process, SignalFailure, StartRequest};
+use super::manager::{Process, SignalFailure, StartError, StartRequest};
 use super::wire::{
     ListProcessesResponse, ProcessOutputResponse, SignalProcessRequest, StartProcessRequest,
     StartProcessResponse,
@@ -59,8 +59,10 @@ fn authorize(agent: &Agent, chat: &ChatContext, process: &Process) -> Result<(),
     Err(not_found(process.id()))
 }
 
-/// `POST /start` (spec 2.3). After a start with a chat context, a task
-/// feeds the PathStore once the process is done (step 12).
+/// `POST /start` (spec 2.3). A request the manager refuses as given (NUL
+/// bytes, a bad environment name, a missing workdir) is a 400; other start
+/// failures are a 500. After a start with a chat context, a task feeds the
+/// PathStore once the process is done (step 12).
 async fn start(
     State(agent): State<Agent>,
     chat: ChatContext,
@@ -81,7 +83,10 @@ async fn start(
             chat_id: chat.chat_id,
         })
         .await
-        .map_err(|e| ApiError::internal("Failed to start process.").with_detail(e.to_string()))?;
+        .map_err(|e| match e {
+            StartError::Invalid(message) => ApiError::bad_request(message),
+            other => ApiError::internal("Failed to start process.").with_detail(other.to_string()),
+        })?;
 
     let chats = chat.chat_and_ancestors();
     if !chats.is_empty() {

@@ -19,7 +19,9 @@
 //!   **not** closed by the implementation (the manager closes it after
 //!   publishing the exit, spec 2.3 step 11);
 //! - [`ProcessControl::signal_group`] answers [`SignalError::NoSuchProcess`]
-//!   when no member of the group is left (e.g. reaped, not yet published).
+//!   when no member of the group is left (e.g. reaped, not yet published);
+//!   [`ProcessControl::group_alive`] tells whether members outlive the
+//!   leader.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -112,6 +114,13 @@ pub trait ProcessControl: Send + Sync {
     fn signal_group(&self, signal: Signal) -> Result<(), SignalError>;
     /// Kills only the direct child (the manager's Close; spec 2.8).
     fn kill_direct(&self);
+    /// Whether some member of the group may still be alive. Asked once the
+    /// leader has exited (and again by the sweeper): a group that outlives
+    /// its leader (`sleep 300 &`) is still killed on shutdown. The default
+    /// suits implementations whose groups end with their leader.
+    fn group_alive(&self) -> bool {
+        false
+    }
 }
 
 /// A started process.

@@ -1,44 +1,93 @@
-//! The process manager (spec 2.3 to 2.8): starts processes through the
+//! The process manager: starts processes through the
 //! [`Exec`](super::exec::Exec) seam, tracks them, publishes their exit in the
-//! contract's order, lists (with reaping), signals and closes.
+//! contract's order, lists, evicts finished processes (by count at once, by
+//! age in `list` and in the optional sweeper), signals, closes and shuts down.
 //!
-//! Locking: one `std::sync::Mutex` for the table (and the `closed` flag), one
-//! per process for its exit state. Neither is held across an await, and the
-//! table lock is never taken while a process lock is held.
+//! Locking: one lock for the table (and the `closed` flag), one per process
+//! for its exit state. Neither is held across an await, and the table lock
+//! is never taken while a process lock is held (the exit task takes the
+//! process lock inside the table lock, so the exit and the bookkeeping of
+//! finished processes change together).
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
 
 use indexmap::IndexMap;
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::exec::{ExitStatus, ProcessControl, Signal, SignalError, SpawnSpec};
 use super::wire::ProcessInfo;
 use crate::headtail::HeadTailBuffer;
+use crate::seams::WallClock;
 use crate::{AgentConfig, Bug, Seams};
 
 /// Cap on the number of processes `list` returns (`maxListProcesses`).
 pub const MAX_LIST_PROCESSES: usize = 10;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
+/// The variable that carries the agent's own bearer token. It is removed
+/// from the environment children inherit, so a command (or anything it
+/// prints into its output) cannot leak the credential. A request may still
+/// set it explicitly for its own child: that value is the caller's to give.
+pub const TOKEN_ENV_VAR: &str = "AGENT_TOKEN";
+
+/// Shortest sweep period: a zero `reap_interval` would make the sweeper spin.
+const MIN_REAP_INTERVAL: Duration = Duration::from_millis(1);
 
 /// What to start (the wire request plus the caller's chat).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StartRequest {
     pub command: String,
-    /// Used verbatim when non-empty (no validation: a bad dir fails the spawn).
+    /// Used verbatim when non-empty; it must be an existing directory.
     pub workdir: Option<String>,
     pub env: BTreeMap<String, String>,
     pub background: bool,
     /// The caller's chat; stored and used for scoping.
     pub chat_id: Option<Uuid>,
+}
+
+impl StartRequest {
+    /// Refuses what the OS would reject or misread: C strings end at a NUL,
+    /// and `A=B` as a name would set variable `A` to `B=...`. An empty
+    /// workdir means "none", as on the wire.
+    pub fn validate(&self) -> Result<(), StartError> {
+        let invalid = |m: String| Err(StartError::Invalid(m));
+        if self.command.contains('\0') {
+            return invalid("Invalid command: it must not contain a NUL byte.".into());
+        }
+        if let Some(dir) = &self.workdir
+            && dir.contains('\0')
+        {
+            return invalid(format!(
+                "Invalid working directory {dir:?}: it must not contain a NUL byte."
+            ));
+        }
+        for (key, value) in &self.env {
+            let problem = if key.is_empty() {
+                Some("it must not be empty")
+            } else if key.contains('=') {
+                Some("it must not contain \"=\"")
+            } else if key.contains('\0') {
+                Some("it must not contain a NUL byte")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return invalid(format!(
+                    "Invalid environment variable name {key:?}: {problem}."
+                ));
+            }
+            if value.contains('\0') {
+                return invalid(format!(
+                    "Invalid value of environment variable {key:?}: it must not contain a NUL byte."
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Starting failed.
@@ -47,6 +96,11 @@ pub enum StartError {
     /// The manager was closed before or while starting (spec 2.3 steps 1, 10).
     #[error("manager is closed")]
     Closed,
+    /// The request cannot be started as given (the API answers 400 with
+    /// this text): a NUL byte where the OS takes C strings, an environment
+    /// name that would inject another variable, a missing working directory.
+    #[error("{0}")]
+    Invalid(String),
     /// The spawn failed (e.g. `start process: chdir /x: no such file or directory`).
     #[error("start process: {0}")]
     Spawn(String),
@@ -111,7 +165,7 @@ impl Process {
 
     /// A consistent snapshot of the process's status.
     pub fn info(&self) -> ProcessInfo {
-        let state = lock(&self.state).clone();
+        let state = self.state.lock().clone();
         ProcessInfo {
             id: self.id.clone(),
             command: self.command.clone(),
@@ -125,7 +179,7 @@ impl Process {
     }
 
     pub fn is_running(&self) -> bool {
-        lock(&self.state).running
+        self.state.lock().running
     }
 
     /// Whether a caller with chat context `caller` may see this process
@@ -183,13 +237,58 @@ struct Table {
     closed: bool,
     procs: IndexMap<String, Arc<Process>>,
     next_seq: u64,
+    /// The finished processes still in `procs`, oldest first: by exit time,
+    /// then start order. Eviction pops from the front.
+    finished: BTreeSet<(SystemTime, u64, String)>,
+    /// Groups of finished processes (evicted or not) that still had members
+    /// after their leader exited, by start order: shutdown kills them too.
+    /// Forgotten once seen empty.
+    lingering: BTreeMap<u64, Arc<dyn ProcessControl>>,
+}
+
+impl Table {
+    fn evict(&mut self, entry: &(SystemTime, u64, String), why: &str) {
+        self.finished.remove(entry);
+        self.procs.shift_remove(&entry.2);
+        tracing::debug!(id = %entry.2, why, "evicted finished process");
+    }
+
+    /// Evicts the oldest finished processes until at most `cap` are kept.
+    fn evict_over_cap(&mut self, cap: usize) {
+        while self.finished.len() > cap {
+            let Some(oldest) = self.finished.first().cloned() else {
+                return;
+            };
+            self.evict(&oldest, "count");
+        }
+    }
+
+    /// Evicts every process that exited more than `age` before `now`.
+    fn evict_older_than(&mut self, now: SystemTime, age: Duration) {
+        while let Some(oldest) = self.finished.first().cloned() {
+            let old = now.duration_since(oldest.0).is_ok_and(|d| d > age);
+            if !old {
+                return;
+            }
+            self.evict(&oldest, "age");
+        }
+    }
 }
 
 /// Tracks every process the agent started.
 pub struct Manager {
     config: AgentConfig,
     seams: Seams,
-    table: Mutex<Table>,
+    /// Shared with the exit tasks (strongly) and the sweeper (weakly).
+    table: Arc<Mutex<Table>>,
+    /// Cancelled when the manager closes or is dropped: stops the sweeper.
+    stop: CancellationToken,
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl Manager {
@@ -197,11 +296,14 @@ impl Manager {
         Manager {
             config,
             seams,
-            table: Mutex::new(Table {
+            table: Arc::new(Mutex::new(Table {
                 closed: false,
                 procs: IndexMap::new(),
                 next_seq: 0,
-            }),
+                finished: BTreeSet::new(),
+                lingering: BTreeMap::new(),
+            })),
+            stop: CancellationToken::new(),
         }
     }
 
@@ -220,10 +322,40 @@ impl Manager {
         self.seams.env.home_dir()
     }
 
+    /// A requested working directory must be an existing directory: the
+    /// caller's mistake is a 400 naming the path, not a failed spawn. Other
+    /// failures (permissions, I/O) are left to the spawn to report.
+    async fn check_workdir(&self, dir: &str) -> Result<(), StartError> {
+        let fs = self.seams.fs.clone();
+        let path = PathBuf::from(dir);
+        let meta = crate::seams::offload(self.seams.offload.as_ref(), move || {
+            fs.metadata(Path::new(&path))
+        })
+        .await;
+        match meta {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(StartError::Invalid(format!(
+                "Working directory {dir:?} is not a directory."
+            ))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Err(StartError::Invalid(format!(
+                    "Working directory {dir:?} does not exist."
+                )))
+            }
+            Err(_) => Ok(()),
+        }
+    }
+
     /// The environment (spec 2.3 step 7): the agent's, through the
-    /// update-env hook (falling back on error), then the request's; later
-    /// entries win and duplicates are removed keeping the last value at the
-    /// position of its last occurrence (Go's `dedupEnv`).
+    /// update-env hook (falling back on error), without the agent's token,
+    /// then the request's; later entries win and duplicates are removed
+    /// keeping the last value at the position of its last occurrence (Go's
+    /// `dedupEnv`).
     fn environment(&self, request: &BTreeMap<String, String>) -> Vec<(String, String)> {
         let base = self.seams.env.environ();
         let mut env = match &self.seams.update_env {
@@ -239,6 +371,7 @@ impl Manager {
             },
             None => base,
         };
+        env.retain(|(k, _)| k != TOKEN_ENV_VAR);
         env.extend(request.iter().map(|(k, v)| (k.clone(), v.clone())));
         dedup_env(env)
     }
@@ -246,8 +379,12 @@ impl Manager {
     /// Starts a process (spec 2.3). The process is not tied to the caller:
     /// dropping the returned future after it resolved leaves it running.
     pub async fn start(&self, req: StartRequest) -> Result<Arc<Process>, StartError> {
-        if lock(&self.table).closed {
+        if self.table.lock().closed {
             return Err(StartError::Closed);
+        }
+        req.validate()?;
+        if let Some(dir) = req.workdir.as_deref().filter(|d| !d.is_empty()) {
+            self.check_workdir(dir).await?;
         }
         let id = self.seams.ids.next_id();
         let workdir = self.resolve_workdir(req.workdir.as_deref());
@@ -267,7 +404,7 @@ impl Manager {
             .map_err(|e| StartError::Spawn(e.0))?;
 
         let process = {
-            let mut table = lock(&self.table);
+            let mut table = self.table.lock();
             if table.closed {
                 None
             } else {
@@ -290,6 +427,7 @@ impl Manager {
                     done: DoneLatch::default(),
                 });
                 table.procs.insert(id.clone(), process.clone());
+                table.evict_over_cap(self.config.max_finished_processes);
                 Some(process)
             }
         };
@@ -304,16 +442,30 @@ impl Manager {
         tracing::info!(id = %id, command = %req.command, "process started");
         crate::sim::event("proc.start", || format!("{id} {:?}", req.command));
         let clock = self.seams.clock.clone();
+        let table = self.table.clone();
+        let cap = self.config.max_finished_processes;
         let task_process = process.clone();
         tokio::spawn(async move {
             let status = spawned.exit.await;
             crate::yield_point!("proc.exit.between_drain_and_publish");
             let p = task_process;
+            // Asked before publishing: once the exit is visible, shutdown
+            // finds this group only through `lingering`.
+            let lingers = p.control.group_alive();
+            let exited_at = clock.now();
             {
-                let mut state = lock(&p.state);
-                state.running = false;
-                state.exited_at = Some(clock.now());
-                state.exit_code = Some(status.exit_code());
+                let mut table = table.lock();
+                {
+                    let mut state = p.state.lock();
+                    state.running = false;
+                    state.exited_at = Some(exited_at);
+                    state.exit_code = Some(status.exit_code());
+                }
+                if lingers {
+                    table.lingering.insert(p.seq, p.control.clone());
+                }
+                table.finished.insert((exited_at, p.seq, p.id.clone()));
+                table.evict_over_cap(cap);
             }
             if let ExitStatus::WaitError(error) = &status {
                 tracing::warn!(id = %p.id, %error, "process wait failed");
@@ -328,7 +480,7 @@ impl Manager {
 
     /// Looks a process up by id.
     pub fn get(&self, id: &str) -> Option<Arc<Process>> {
-        lock(&self.table).procs.get(id).cloned()
+        self.table.lock().procs.get(id).cloned()
     }
 
     /// Lists processes (spec 2.5): first reaps every process (any chat)
@@ -337,16 +489,8 @@ impl Manager {
     /// (ties: later start first), and caps at [`MAX_LIST_PROCESSES`].
     pub fn list(&self, chat: Option<Uuid>) -> Vec<ProcessInfo> {
         let now = self.seams.clock.now();
-        let reap_age = self.config.reap_age;
-        let mut table = lock(&self.table);
-        table.procs.retain(|_, p| {
-            let exited_at = lock(&p.state).exited_at;
-            let reap = exited_at.is_some_and(|t| now.duration_since(t).is_ok_and(|d| d > reap_age));
-            if reap {
-                tracing::debug!(id = %p.id, "reaped exited process");
-            }
-            !reap
-        });
+        let mut table = self.table.lock();
+        table.evict_older_than(now, self.config.reap_age);
         let mut rows: Vec<(u64, ProcessInfo)> = table
             .procs
             .values()
@@ -364,6 +508,32 @@ impl Manager {
             .take(MAX_LIST_PROCESSES)
             .map(|(_, info)| info)
             .collect()
+    }
+
+    /// Starts the background sweep: every `reap_interval`, processes that
+    /// exited more than `reap_age` ago are evicted (so the table shrinks
+    /// without `list` calls) and lingering groups seen empty are forgotten.
+    /// Not started by [`new`](Self::new): a timer of its own would change
+    /// every simulation's schedule. The task holds only a weak reference and
+    /// ends when the manager closes, shuts down or is dropped.
+    pub fn spawn_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let table = Arc::downgrade(&self.table);
+        let clock = self.seams.clock.clone();
+        let reap_age = self.config.reap_age;
+        let period = self.config.reap_interval.max(MIN_REAP_INTERVAL);
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(period) => {}
+                }
+                if !sweep(&table, clock.as_ref(), reap_age) {
+                    return;
+                }
+            }
+        })
     }
 
     /// Sends `signal` to the process's group (spec 2.6). Not running ⇒
@@ -409,7 +579,8 @@ impl Manager {
     }
 
     /// The binary's shutdown: like [`close`](Self::close) but SIGKILLs every
-    /// running process *group* first, so no grandchild outlives the agent.
+    /// process *group* first, including the groups of processes whose
+    /// leader already exited, so no grandchild outlives the agent.
     pub async fn shutdown(&self) {
         let procs = self.mark_closed();
         self.kill_all();
@@ -418,32 +589,77 @@ impl Manager {
         }
     }
 
-    /// SIGKILLs the group of every running process, and its direct child in
-    /// case the group send failed. Synchronous, for `Drop` paths.
+    /// SIGKILLs the group of every running process (and its direct child,
+    /// in case the group send failed) and every lingering group of a
+    /// finished one. Synchronous, for `Drop` paths.
     pub fn kill_all(&self) {
-        let procs: Vec<Arc<Process>> = lock(&self.table).procs.values().cloned().collect();
-        for p in &procs {
-            if p.is_running() {
-                let _ = p.control.signal_group(Signal::Kill);
-                p.control.kill_direct();
-            }
+        let (running, lingering) = {
+            let table = self.table.lock();
+            let running: Vec<Arc<Process>> = table
+                .procs
+                .values()
+                .filter(|p| p.is_running())
+                .cloned()
+                .collect();
+            let lingering: Vec<Arc<dyn ProcessControl>> =
+                table.lingering.values().cloned().collect();
+            (running, lingering)
+        };
+        for p in &running {
+            let _ = p.control.signal_group(Signal::Kill);
+            p.control.kill_direct();
+        }
+        for control in &lingering {
+            let _ = control.signal_group(Signal::Kill);
         }
     }
 
     /// Every tracked process, in start order (not capped, not reaped).
     pub fn all(&self) -> Vec<Arc<Process>> {
-        lock(&self.table).procs.values().cloned().collect()
+        self.table.lock().procs.values().cloned().collect()
     }
 
     fn mark_closed(&self) -> Vec<Arc<Process>> {
-        let mut table = lock(&self.table);
+        self.stop.cancel();
+        let mut table = self.table.lock();
         table.closed = true;
         table.procs.values().cloned().collect()
     }
 
     pub fn is_closed(&self) -> bool {
-        lock(&self.table).closed
+        self.table.lock().closed
     }
+}
+
+/// One sweep: evicts by age, then forgets lingering groups that emptied
+/// (probed outside the lock). `false` once the manager is gone or closed.
+fn sweep(table: &Weak<Mutex<Table>>, clock: &dyn WallClock, reap_age: Duration) -> bool {
+    let Some(table) = table.upgrade() else {
+        return false;
+    };
+    let lingering: Vec<(u64, Arc<dyn ProcessControl>)> = {
+        let mut t = table.lock();
+        if t.closed {
+            return false;
+        }
+        t.evict_older_than(clock.now(), reap_age);
+        t.lingering
+            .iter()
+            .map(|(seq, control)| (*seq, control.clone()))
+            .collect()
+    };
+    let emptied: Vec<u64> = lingering
+        .into_iter()
+        .filter(|(_, control)| !control.group_alive())
+        .map(|(seq, _)| seq)
+        .collect();
+    if !emptied.is_empty() {
+        let mut t = table.lock();
+        for seq in emptied {
+            t.lingering.remove(&seq);
+        }
+    }
+    true
 }
 
 /// Removes duplicate keys keeping the last value, at the position of the
@@ -468,6 +684,87 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// A table holding finished processes `(id, exit second, start seq)`
+    /// (only the bookkeeping: the process values are irrelevant here).
+    fn table_with(finished: &[(&str, u64, u64)]) -> Table {
+        let mut table = Table {
+            closed: false,
+            procs: IndexMap::new(),
+            next_seq: 0,
+            finished: BTreeSet::new(),
+            lingering: BTreeMap::new(),
+        };
+        for (id, exit, seq) in finished {
+            let at = SystemTime::UNIX_EPOCH + Duration::from_secs(*exit);
+            table.finished.insert((at, *seq, id.to_string()));
+        }
+        table
+    }
+
+    fn kept(table: &Table) -> Vec<&str> {
+        table
+            .finished
+            .iter()
+            .map(|(_, _, id)| id.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn the_cap_evicts_by_exit_time_then_start_order() {
+        // `late` started first but exited last; `b` and `c` exited together.
+        let mut table = table_with(&[("late", 30, 1), ("c", 20, 3), ("b", 20, 2), ("a", 10, 4)]);
+        table.evict_over_cap(4);
+        assert_eq!(kept(&table), ["a", "b", "c", "late"]);
+        table.evict_over_cap(2);
+        assert_eq!(kept(&table), ["c", "late"]);
+        table.evict_over_cap(0);
+        assert!(kept(&table).is_empty());
+    }
+
+    #[test]
+    fn the_age_sweep_evicts_only_what_exited_more_than_the_age_ago() {
+        let mut table = table_with(&[("a", 10, 1), ("b", 20, 2), ("c", 30, 3)]);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(40);
+        table.evict_older_than(now, Duration::from_secs(20));
+        assert_eq!(kept(&table), ["b", "c"], "exactly the age old: kept");
+        table.evict_older_than(now, Duration::from_secs(5));
+        assert!(kept(&table).is_empty());
+    }
+
+    #[test]
+    fn start_requests_with_nul_bytes_or_bad_env_names_are_invalid() {
+        let ok = StartRequest {
+            command: "echo hi".into(),
+            workdir: Some("/tmp".into()),
+            env: [("A".to_string(), "x=y".to_string())].into(),
+            ..StartRequest::default()
+        };
+        assert_eq!(ok.validate(), Ok(()));
+        let with_env = |k: &str, v: &str| StartRequest {
+            env: [(k.to_string(), v.to_string())].into(),
+            ..ok.clone()
+        };
+        for bad in [
+            StartRequest {
+                command: "a\0".into(),
+                ..ok.clone()
+            },
+            StartRequest {
+                workdir: Some("/\0".into()),
+                ..ok.clone()
+            },
+            with_env("", "x"),
+            with_env("A=B", "x"),
+            with_env("A\0", "x"),
+            with_env("A", "\0"),
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(StartError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

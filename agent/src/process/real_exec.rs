@@ -4,7 +4,8 @@
 //!   stderr interleave in the kernel's write order, as in Go where both are
 //!   the same buffer object.
 //! - stdin is the null device; the child leads a new process group, so
-//!   `kill`/`terminate` reach everything it started.
+//!   `kill`/`terminate` reach everything it started, and shutdown can still
+//!   reach members left behind after the shell exited.
 //! - The exit future reaps the shell and drains the pipe; once the shell has
 //!   exited, the pipe gets at most `wait_delay` to reach EOF (grandchildren
 //!   may hold it, e.g. `sleep 300 & echo hi`), then it is force-closed.
@@ -18,6 +19,7 @@
 
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -119,6 +121,7 @@ impl Exec for RealExec {
         let control = Arc::new(RealControl {
             pgid: Pid::from_raw(pid),
             kill: kill.clone(),
+            gone: AtomicBool::new(false),
         });
         let wait_delay = self.wait_delay;
         let exit = Box::pin(async move {
@@ -184,6 +187,26 @@ struct RealControl {
     pgid: Pid,
     /// Asks the exit future to kill the direct child (it owns the `Child`).
     kill: Arc<Notify>,
+    /// Set once the group was seen empty (ESRCH). An empty group never gains
+    /// members again, but its id may be reused by an unrelated group, so
+    /// it is never signalled after that. (A group that empties and whose id
+    /// is reused between two looks remains possible, though only after the
+    /// kernel's pid space has wrapped around.)
+    gone: AtomicBool,
+}
+
+impl RealControl {
+    /// `killpg`, remembering an ESRCH.
+    fn send(&self, sig: Option<NixSignal>) -> Result<(), Errno> {
+        if self.gone.load(Ordering::SeqCst) {
+            return Err(Errno::ESRCH);
+        }
+        let sent = killpg(self.pgid, sig);
+        if sent == Err(Errno::ESRCH) {
+            self.gone.store(true, Ordering::SeqCst);
+        }
+        sent
+    }
 }
 
 impl ProcessControl for RealControl {
@@ -192,7 +215,7 @@ impl ProcessControl for RealControl {
             Signal::Kill => NixSignal::SIGKILL,
             Signal::Terminate => NixSignal::SIGTERM,
         };
-        match killpg(self.pgid, sig) {
+        match self.send(Some(sig)) {
             Ok(()) => Ok(()),
             Err(Errno::ESRCH) => Err(SignalError::NoSuchProcess),
             Err(e) => Err(SignalError::Other(go_errno_text(&std::io::Error::from(e)))),
@@ -201,6 +224,12 @@ impl ProcessControl for RealControl {
 
     fn kill_direct(&self) {
         self.kill.notify_one();
+    }
+
+    /// Signal 0 to the group: any answer but ESRCH (EPERM: a member we may
+    /// not signal) means a member exists.
+    fn group_alive(&self) -> bool {
+        self.send(None) != Err(Errno::ESRCH)
     }
 }
 

@@ -21,6 +21,7 @@ pub struct TestAgent {
 impl TestAgent {
     pub async fn start(config: AgentConfig, seams: Seams) -> TestAgent {
         let agent = Agent::new(config, seams);
+        let _sweeper = agent.processes().spawn_sweeper();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

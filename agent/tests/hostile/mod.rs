@@ -7,7 +7,7 @@
 //! generated input harmless; and the property every answer must have
 //! ([`check_answer`]):
 //! * the answer is 2xx or 4xx, or one of the spec's own 5xx for its route
-//!   (e.g. a start in a missing workdir: 500 `Failed to start process.`);
+//!   (e.g. a start whose spawn fails: 500 `Failed to start process.`);
 //! * every non-2xx answer is the JSON envelope `{"message", "detail"?,
 //!   "validations"?}` with `Content-Type: application/json`;
 //! * every success but a raw file read is a JSON object.
