@@ -188,19 +188,19 @@ impl Offload for BlockingPool {
     fn run(&self, job: BlockingJob) -> futures::future::BoxFuture<'static, ()> {
         let permits = self.permits.clone();
         Box::pin(async move {
-            // The semaphore is never closed.
-            let Ok(permit) = permits.acquire_owned().await else {
-                return;
-            };
+            // The semaphore is never closed, so a permit always comes.
+            let permit = permits.acquire_owned().await.ok();
             let done = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 job();
             })
             .await;
-            if let Err(e) = done {
-                if e.is_panic() {
-                    std::panic::resume_unwind(e.into_panic());
-                }
+            // A job is only cancelled when the runtime shuts down, and then
+            // the task awaiting it is dropped too.
+            if let Err(e) = done
+                && e.is_panic()
+            {
+                std::panic::resume_unwind(e.into_panic());
             }
         })
     }
