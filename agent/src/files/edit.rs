@@ -119,9 +119,10 @@ pub async fn edit_files(
     // Phase 1b: under the files' locks, read and edit in memory.
     let paths: BTreeSet<PathBuf> = targets.iter().map(|t| t.resolved.clone()).collect();
     let guards = super::lock_paths(agent, &paths).await;
+    let max_result = usize::try_from(agent.config().max_edit_result).unwrap_or(usize::MAX);
     let mut pending: Vec<Pending> = Vec::new();
     for target in &targets {
-        match prepare(fs.as_ref(), target) {
+        match prepare(fs.as_ref(), target, max_result) {
             Ok(p) => pending.push(p),
             Err(e) => fail(target.index, e.status, e.body.message),
         }
@@ -177,8 +178,13 @@ pub async fn edit_files(
     })
 }
 
-/// Reads one target and applies its edits.
-fn prepare(fs: &dyn super::fs::Fs, target: &Target<'_>) -> Result<Pending, ApiError> {
+/// Reads one target and applies its edits; a result over `max_result` bytes
+/// is 413.
+fn prepare(
+    fs: &dyn super::fs::Fs,
+    target: &Target<'_>,
+    max_result: usize,
+) -> Result<Pending, ApiError> {
     let path = &target.resolved;
     let opened = |e: io::Error| {
         let e = PathError::new("open", path, e);
@@ -195,8 +201,13 @@ fn prepare(fs: &dyn super::fs::Fs, target: &Target<'_>) -> Result<Pending, ApiEr
         io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => opened(e),
         _ => ApiError::internal(PathError::new("read", path, e).to_string()),
     })?;
-    let edited = super::fuzzy::apply_edits(&original, target.edits)
-        .map_err(|e| ApiError::bad_request(format!("edit {}: {e}", path.display())))?;
+    let edited = super::fuzzy::apply_edits(&original, target.edits, max_result).map_err(|e| {
+        let status = match e {
+            super::fuzzy::MatchError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, format!("edit {}: {e}", path.display()))
+    })?;
     Ok(Pending {
         index: target.index,
         resolved: path.clone(),
