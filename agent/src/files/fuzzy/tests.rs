@@ -301,7 +301,15 @@ const INDENTS: [&[u8]; 7] = [
     "\u{2003}".as_bytes(),
     b"\xa0",
 ];
-const BODIES: [&str; 4] = ["a", "b", "", "a b"];
+/// The last two differ only in the middle (same cheap fingerprint).
+const BODIES: [&str; 6] = [
+    "a",
+    "b",
+    "",
+    "a b",
+    "0123456789abcdef-X-0123456789abcdef",
+    "0123456789abcdef-Y-0123456789abcdef",
+];
 const TRAILS: [&str; 6] = ["", " ", "\t", "\r", "\u{3000}", "\x0b"];
 const ENDINGS: [&str; 2] = ["\n", "\r\n"];
 const REPLACES: [&str; 5] = ["", "X", "X\n", "\n", "XYZ\r\n"];
