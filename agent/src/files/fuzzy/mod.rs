@@ -118,21 +118,19 @@ pub fn apply_edit(
         return Err(MatchError::EmptySearch);
     }
     let replace = replace.as_bytes();
-    if let Some(spans) = exact_spans(content, search.as_bytes(), replace_all)? {
-        return build(content, &spans, replace, Pass::Exact, max_result);
+    if let Some(applied) = exact(content, search.as_bytes(), replace, replace_all, max_result)? {
+        return Ok(applied);
     }
 
-    let content_lines = split_lines(content);
     let mut search_lines = split_lines(search.as_bytes());
     if search_lines.last().is_some_and(|l| l.is_empty()) {
         search_lines.pop();
     }
-    // Byte offset where content line `i` starts; one more entry for the end.
+    // Where content line `i` starts, one more entry for the end: the pieces
+    // of `split_lines`, at 8 bytes a line rather than a slice per line.
     let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(content_lines.iter().scan(0, |end, l| {
-            *end += l.len();
-            Some(*end)
-        }))
+        .chain(memchr::memchr_iter(b'\n', content).map(|nl| nl + 1))
+        .chain(std::iter::once(content.len()))
         .collect();
     for (pass, key) in [
         (
@@ -141,73 +139,79 @@ pub fn apply_edit(
         ),
         (Pass::Indentation, trim_unicode),
     ] {
-        let haystack: Vec<&[u8]> = content_lines.iter().map(|l| key(l)).collect();
+        let haystack = line_starts.windows(2).map(|w| key(&content[w[0]..w[1]]));
         let needle: Vec<&[u8]> = search_lines.iter().map(|l| key(l)).collect();
         // All windows are kept even for a single replace: the ambiguity
         // message reports the full count.
-        let starts = window::disjoint(&window::window_starts(&haystack, &needle), needle.len());
+        let starts = window::disjoint(&window::window_starts(haystack, &needle), needle.len());
         if starts.is_empty() {
             continue;
         }
         if !replace_all && starts.len() > 1 {
             return Err(MatchError::Ambiguous(starts.len()));
         }
-        let spans: Vec<(usize, usize)> = starts
-            .iter()
-            .map(|&start| (line_starts[start], line_starts[start + needle.len()]))
-            .collect();
-        return build(content, &spans, replace, pass, max_result);
+        let spans = || {
+            starts
+                .iter()
+                .map(|&start| (line_starts[start], line_starts[start + needle.len()]))
+        };
+        let removed = spans().map(|(start, end)| (end - start) as u64).sum();
+        let capacity = checked_size(content.len(), starts.len(), removed, replace, max_result)?;
+        return Ok(Applied {
+            content: splice(content, spans(), replace, capacity),
+            pass,
+            replacements: starts.len(),
+        });
     }
     Err(MatchError::NotFound)
 }
 
-/// Pass 1's spans: `None` when `search` does not occur at all.
-fn exact_spans(
+/// Pass 1: `None` when `search` does not occur at all. The hits are counted
+/// before they are replaced, so nothing is collected per hit.
+fn exact(
     content: &[u8],
     search: &[u8],
+    replace: &[u8],
     replace_all: bool,
-) -> Result<Option<Vec<(usize, usize)>>, MatchError> {
+    max_result: usize,
+) -> Result<Option<Applied>, MatchError> {
     let finder = memmem::Finder::new(search);
-    let mut hits = finder.find_iter(content);
-    let Some(first) = hits.next() else {
+    let hits = finder.find_iter(content).count();
+    if hits == 0 {
         return Ok(None);
-    };
-    let starts: Vec<usize> = if replace_all {
-        std::iter::once(first).chain(hits).collect()
-    } else {
-        let more = hits.count();
-        if more > 0 {
-            return Err(MatchError::Ambiguous(more + 1));
-        }
-        vec![first]
-    };
-    Ok(Some(
-        starts
-            .into_iter()
-            .map(|at| (at, at + search.len()))
-            .collect(),
-    ))
+    }
+    if !replace_all && hits > 1 {
+        return Err(MatchError::Ambiguous(hits));
+    }
+    let removed = (hits as u64).saturating_mul(search.len() as u64);
+    let capacity = checked_size(content.len(), hits, removed, replace, max_result)?;
+    let spans = finder.find_iter(content).map(|at| (at, at + search.len()));
+    Ok(Some(Applied {
+        content: splice(content, spans, replace, capacity),
+        pass: Pass::Exact,
+        replacements: hits,
+    }))
 }
 
-/// The size of `content_len` bytes once each of the disjoint `spans` is
-/// replaced by `replace_len` bytes, saturating at `u64::MAX`.
-fn result_size(content_len: usize, spans: &[(usize, usize)], replace_len: usize) -> u64 {
-    let removed: u64 = spans.iter().map(|&(start, end)| (end - start) as u64).sum();
+/// The size of `content_len` bytes once `count` disjoint spans totalling
+/// `removed` bytes are each replaced by `replace_len` bytes, saturating at
+/// `u64::MAX`.
+fn result_size(content_len: usize, count: usize, removed: u64, replace_len: usize) -> u64 {
     let kept = (content_len as u64).saturating_sub(removed);
-    let added = (replace_len as u64).saturating_mul(spans.len() as u64);
+    let added = (replace_len as u64).saturating_mul(count as u64);
     kept.saturating_add(added)
 }
 
-/// Replaces each of the sorted, disjoint byte `spans` by `replace`, after
-/// checking the result's size against `max_result`.
-fn build(
-    content: &[u8],
-    spans: &[(usize, usize)],
+/// The result's size as a capacity, or [`MatchError::TooLarge`] beyond
+/// `max_result`.
+fn checked_size(
+    content_len: usize,
+    count: usize,
+    removed: u64,
     replace: &[u8],
-    pass: Pass,
     max_result: usize,
-) -> Result<Applied, MatchError> {
-    let size = result_size(content.len(), spans, replace.len());
+) -> Result<usize, MatchError> {
+    let size = result_size(content_len, count, removed, replace.len());
     let too_large = MatchError::TooLarge {
         size,
         max: max_result as u64,
@@ -215,20 +219,26 @@ fn build(
     if size > max_result as u64 {
         return Err(too_large);
     }
-    let capacity = usize::try_from(size).map_err(|_| too_large)?;
+    usize::try_from(size).map_err(|_| too_large)
+}
+
+/// Replaces each of the ascending, disjoint byte `spans` by `replace`;
+/// `capacity` is the result's exact size.
+fn splice(
+    content: &[u8],
+    spans: impl Iterator<Item = (usize, usize)>,
+    replace: &[u8],
+    capacity: usize,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(capacity);
     let mut at = 0;
-    for &(start, end) in spans {
+    for (start, end) in spans {
         out.extend_from_slice(&content[at..start]);
         out.extend_from_slice(replace);
         at = end;
     }
     out.extend_from_slice(&content[at..]);
-    Ok(Applied {
-        content: out,
-        pass,
-        replacements: spans.len(),
-    })
+    out
 }
 
 /// Splits after every `\n`, like Go's `strings.SplitAfter(s, "\n")`: the

@@ -270,8 +270,8 @@ fn ambiguity_is_reported_before_size() {
 
 #[test]
 fn result_size_saturates_instead_of_overflowing() {
-    assert_eq!(result_size(10, &[(0, 1), (1, 2)], 3), 14);
-    assert_eq!(result_size(10, &[(0, 1), (1, 2)], usize::MAX), u64::MAX);
+    assert_eq!(result_size(10, 2, 2, 3), 14);
+    assert_eq!(result_size(10, 2, 2, usize::MAX), u64::MAX);
 }
 
 #[test]

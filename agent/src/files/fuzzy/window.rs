@@ -16,11 +16,16 @@ use std::collections::HashMap;
 /// Every start `i`, ascending and overlapping ones included, where
 /// `haystack[i..i + needle.len()] == needle`. Empty for an empty needle.
 ///
-/// Time and memory are linear in `haystack.len() + needle.len()` plus the
-/// cost of hashing each key once. The map is only looked up, never iterated,
-/// so its order cannot reach a result.
-pub fn window_starts(haystack: &[&[u8]], needle: &[&[u8]]) -> Vec<usize> {
-    if needle.is_empty() || needle.len() > haystack.len() {
+/// The haystack is streamed, once: time is linear in the number of keys
+/// plus the bytes of the search's keys and of the file keys that pass a
+/// cheap filter; memory is linear in the needle plus the starts found. The
+/// map is only looked up, never iterated, so its order cannot reach a
+/// result.
+pub fn window_starts<'k>(
+    haystack: impl IntoIterator<Item = &'k [u8]>,
+    needle: &[&[u8]],
+) -> Vec<usize> {
+    if needle.is_empty() {
         return Vec::new();
     }
     let mut ids: HashMap<&[u8], usize> = HashMap::with_capacity(needle.len());
@@ -34,7 +39,7 @@ pub fn window_starts(haystack: &[&[u8]], needle: &[&[u8]]) -> Vec<usize> {
         })
         .collect();
     // Search ids are below `needle.len()`, so `usize::MAX` never matches.
-    let text = haystack.iter().map(|&key| {
+    let text = haystack.into_iter().map(|key| {
         if filter.may_contain(key) {
             ids.get(key).copied().unwrap_or(usize::MAX)
         } else {
@@ -217,7 +222,7 @@ mod tests {
     fn check(haystack: &str, needle: &str, all: &[usize], kept: &[usize]) {
         let index = |s: &str| s.bytes().map(|b| b - b'0').collect::<Vec<u8>>();
         let (h, n) = (keys(&index(haystack)), keys(&index(needle)));
-        let starts = window_starts(&h, &n);
+        let starts = window_starts(h.iter().copied(), &n);
         assert_eq!(starts, all, "starts of {needle:?} in {haystack:?}");
         assert_eq!(disjoint(&starts, n.len()), kept, "kept of {needle:?}");
     }
@@ -253,7 +258,10 @@ mod tests {
             needle in proptest::collection::vec(0u8..6, 0..6),
         ) {
             let (haystack, needle) = (keys(&haystack), keys(&needle));
-            prop_assert_eq!(window_starts(&haystack, &needle), naive(&haystack, &needle));
+            prop_assert_eq!(
+                window_starts(haystack.iter().copied(), &needle),
+                naive(&haystack, &needle)
+            );
         }
     }
 }
