@@ -537,6 +537,29 @@ async fn empty_search_is_rejected_with_guidance() {
     }
 }
 
+/// A result over the agent's `max_edit_result` is refused as 413 from its
+/// computed size, before it is built, and the file is left untouched.
+#[tokio::test]
+async fn edit_whose_result_exceeds_the_maximum_is_413() {
+    let fx = Fixture::new();
+    let content = "a".repeat(64 * 1024);
+    let path = fx.write("f", &content);
+    let max = agent::AgentConfig::default().max_edit_result;
+    // One byte per hit over max / hits: the result is just over the maximum.
+    let replace = "x".repeat(usize::try_from(max).unwrap() / content.len() + 1);
+    let e = edit_all("a", &replace);
+    let reply = send(&fx, &request(vec![entry(&path, vec![e])])).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let size = (content.len() * replace.len()) as u64;
+    assert_eq!(
+        reply.error_text(),
+        format!(
+            "edit {path}: the edited file would be {size} bytes, more than the maximum of {max} bytes"
+        )
+    );
+    assert_eq!(fx.read("f"), content.as_bytes(), "file untouched");
+}
+
 /// R9: two entries for one file each read the original, and the later
 /// write silently dropped the earlier entry's edits.
 #[tokio::test]

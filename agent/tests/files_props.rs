@@ -42,7 +42,7 @@ proptest! {
         // The single `Q` makes the needle occur exactly once.
         let needle = format!("{left}Q{right}");
         let content = format!("{prefix}{needle}{suffix}");
-        let applied = apply_edit(content.as_bytes(), &needle, &replace, replace_all).unwrap();
+        let applied = apply_edit(content.as_bytes(), &needle, &replace, replace_all, usize::MAX).unwrap();
         prop_assert_eq!(applied.pass, Pass::Exact);
         prop_assert_eq!(applied.replacements, 1);
         prop_assert_eq!(applied.content, format!("{prefix}{replace}{suffix}").into_bytes());
@@ -121,7 +121,7 @@ proptest! {
         }
         prop_assume!(!content.contains(&search));
         let replace = "REPLACED\n";
-        let applied = apply_edit(content.as_bytes(), &search, replace, false).unwrap();
+        let applied = apply_edit(content.as_bytes(), &search, replace, false, usize::MAX).unwrap();
         prop_assert!(applied.pass != Pass::Exact);
         let want = format!("{}{replace}{}", render(&before), render(&after));
         prop_assert_eq!(String::from_utf8(applied.content).unwrap(), want);
@@ -293,7 +293,7 @@ proptest! {
             let mut want: BTreeMap<PathBuf, Vec<u8>> = before.clone();
             for f in &files {
                 let path = PathBuf::from(&f.path);
-                let edited = apply_edits(&before[&path], &f.edits).unwrap();
+                let edited = apply_edits(&before[&path], &f.edits, usize::MAX).unwrap();
                 want.insert(path, edited);
             }
             prop_assert_eq!(after, want);

@@ -250,7 +250,8 @@ fn resolve_entries(fs: &dyn Fs, entries: Vec<(String, Vec<FileEdit>)>) -> (Vec<T
 }
 
 /// Reads one target (a regular file of at most `max_read` bytes, counted
-/// as read) and applies its edits.
+/// as read) and applies its edits; a result over `max_result` bytes is 413,
+/// found before the result is allocated.
 fn prepare(fs: &dyn Fs, target: &Target, limits: Limits) -> Result<Pending, ApiError> {
     let path = &target.resolved;
     let opened = |e: io::Error| {
@@ -294,9 +295,14 @@ fn prepare(fs: &dyn Fs, target: &Target, limits: Limits) -> Result<Pending, ApiE
     if original.len() as u64 > limits.max_read {
         return Err(too_large(format!("more than {}", limits.max_read)));
     }
-    let edited = super::fuzzy::apply_edits(&original, &target.edits)
-        .map_err(|e| ApiError::bad_request(format!("edit {}: {e}", path.display())))?;
-    let _ = limits.max_result;
+    let max_result = usize::try_from(limits.max_result).unwrap_or(usize::MAX);
+    let edited = super::fuzzy::apply_edits(&original, &target.edits, max_result).map_err(|e| {
+        let status = match e {
+            super::fuzzy::MatchError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, format!("edit {}: {e}", path.display()))
+    })?;
     Ok(Pending {
         index: target.index,
         resolved: path.clone(),
