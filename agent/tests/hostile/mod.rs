@@ -10,7 +10,13 @@
 //!   (e.g. a start in a missing workdir: 500 `Failed to start process.`);
 //! * every non-2xx answer is the JSON envelope `{"message", "detail"?,
 //!   "validations"?}` with `Content-Type: application/json`;
-//! * every success but a raw file read is a JSON object.
+//! * every success but a raw file read is a JSON object;
+//! * a request without the agent's token, with a wrong one, with a foreign
+//!   `Host` or with a foreign `Origin` ([`Access`]) is refused with its own
+//!   status (401 or 403), whatever its route, method and body.
+//!
+//! Every other request carries the agent's token, an allowed `Host` and,
+//! unless the generator picked one, `Content-Type: application/json`.
 //!
 //! The callers add the rest: no panic, and no file changed unless a
 //! file-writing route ([`writes_files`]) answered 2xx.
@@ -50,6 +56,47 @@ pub struct Hostile {
     pub query: Option<String>,
     pub headers: Vec<(&'static str, Vec<u8>)>,
     pub body: BodyGen,
+    pub access: Access,
+}
+
+/// Who a request claims to come from: mostly the agent's own client, now
+/// and then a caller the access guard must refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// The token, an allowed `Host`, no `Origin`.
+    Granted,
+    NoToken,
+    WrongToken,
+    /// A DNS-rebinding page: its own name as `Host`.
+    ForeignHost,
+    /// A web page: a foreign `Origin`.
+    ForeignOrigin,
+}
+
+/// The `Host` a DNS-rebinding page sends.
+pub const FOREIGN_HOST: &str = "evil.attacker.example";
+/// The `Origin` a foreign web page sends.
+pub const FOREIGN_ORIGIN: &str = "http://evil.example";
+
+impl Access {
+    /// The status the guard refuses this access with (`None`: let through).
+    pub fn refused_with(self) -> Option<u16> {
+        match self {
+            Access::Granted => None,
+            Access::NoToken | Access::WrongToken => Some(401),
+            Access::ForeignHost | Access::ForeignOrigin => Some(403),
+        }
+    }
+}
+
+pub fn access() -> impl Strategy<Value = Access> {
+    prop_oneof![
+        16 => Just(Access::Granted),
+        1 => Just(Access::NoToken),
+        1 => Just(Access::WrongToken),
+        1 => Just(Access::ForeignHost),
+        1 => Just(Access::ForeignOrigin),
+    ]
 }
 
 #[derive(Clone, Debug)]
@@ -534,17 +581,21 @@ pub fn body_for(kind: Kind) -> BoxedStrategy<BodyGen> {
 pub fn hostile() -> impl Strategy<Value = Hostile> {
     route().prop_flat_map(|(path, kind, query)| {
         let method = prop_oneof![3 => Just(kind.method()), 1 => method()];
-        (method, headers(), body_for(kind)).prop_map(move |(method, headers, body)| Hostile {
-            method,
-            path: path.clone(),
-            query: query.clone(),
-            headers,
-            body,
-        })
+        (method, headers(), body_for(kind), access()).prop_map(
+            move |(method, headers, body, access)| Hostile {
+                method,
+                path: path.clone(),
+                query: query.clone(),
+                headers,
+                body,
+                access,
+            },
+        )
     })
 }
 
-/// A request with its placeholders filled in.
+/// A request with its placeholders filled in. `headers` holds every
+/// header to send but `Connection`, `Host` included.
 #[derive(Debug)]
 pub struct Concrete {
     pub method: Method,
@@ -552,6 +603,7 @@ pub struct Concrete {
     pub path_and_query: String,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Bytes,
+    pub access: Access,
 }
 
 /// An answer, from either transport.
@@ -572,11 +624,15 @@ impl Answer {
     }
 }
 
-/// Placeholder values for one agent.
+/// Placeholder values and credentials for one agent.
 pub struct Fill {
     pub sandbox: String,
     pub running: String,
     pub exited: String,
+    /// The agent's bearer token.
+    pub token: String,
+    /// A `Host` value the agent accepts.
+    pub host: String,
 }
 
 impl Fill {
@@ -601,7 +657,7 @@ impl Fill {
             Some(q) => format!("{path}?{}", self.text(q)),
             None => path.clone(),
         };
-        let headers = h
+        let mut headers: Vec<(HeaderName, HeaderValue)> = h
             .headers
             .iter()
             .filter_map(|(name, value)| {
@@ -609,6 +665,16 @@ impl Fill {
                 Some((HeaderName::from_static(name), value))
             })
             .collect();
+        if !headers
+            .iter()
+            .any(|(name, _)| name == http::header::CONTENT_TYPE)
+        {
+            headers.push((
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ));
+        }
+        headers.extend(access_headers(&self.token, &self.host, h.access));
         let body = match &h.body {
             BodyGen::Raw(b) => Bytes::from(b.clone()),
             BodyGen::Json(v) => Bytes::from(self.text(&v.to_string())),
@@ -624,6 +690,7 @@ impl Fill {
             path_and_query,
             headers,
             body,
+            access: h.access,
         };
         assert_harmless(&c.body);
         if c.path.ends_with("/write-file") || c.path.ends_with("/edit-files") {
@@ -631,6 +698,32 @@ impl Fill {
         }
         c
     }
+}
+
+/// The headers of `access` to an agent whose token is `token` and that
+/// accepts `host`: `Host`, `Authorization`, `Origin`.
+pub fn access_headers(token: &str, host: &str, access: Access) -> Vec<(HeaderName, HeaderValue)> {
+    let value = |s: &str| HeaderValue::from_str(s).expect("a header value");
+    let host = match access {
+        Access::ForeignHost => FOREIGN_HOST,
+        _ => host,
+    };
+    let mut out = vec![(http::header::HOST, value(host))];
+    match access {
+        Access::NoToken => {}
+        Access::WrongToken => out.push((
+            http::header::AUTHORIZATION,
+            value(&format!("Bearer x{token}")),
+        )),
+        _ => out.push((
+            http::header::AUTHORIZATION,
+            value(&format!("Bearer {token}")),
+        )),
+    }
+    if access == Access::ForeignOrigin {
+        out.push((http::header::ORIGIN, value(FOREIGN_ORIGIN)));
+    }
+    out
 }
 
 /// Refuses to send a file-writing request with a path the generator should
@@ -743,6 +836,9 @@ pub fn check_answer(c: &Concrete, a: &Answer) -> Result<(), TestCaseError> {
         a.status,
         String::from_utf8_lossy(&a.body)
     );
+    if let Some(status) = c.access.refused_with() {
+        prop_assert_eq!(a.status, status, "{}: {:?} must be refused", what, c.access);
+    }
     let ok = (200..300).contains(&a.status);
     let head = c.method == Method::HEAD;
     if !ok {
