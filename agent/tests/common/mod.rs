@@ -177,6 +177,27 @@ impl Client {
             builder = builder.header(k.as_str(), v.as_str());
         }
         let req = builder.body(Full::new(body.into())).expect("request");
+        self.dial_and_send(req).await
+    }
+
+    /// The status of a WebSocket upgrade request to `path` with this
+    /// client's headers (101 when the agent accepts it).
+    pub async fn upgrade_status(&self, path: &str) -> u16 {
+        let mut builder = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        for (k, v) in &self.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let req = builder.body(Full::new(Bytes::new())).expect("request");
+        self.dial_and_send(req).await.expect("transport").status
+    }
+
+    async fn dial_and_send(&self, req: Request<Full<Bytes>>) -> Result<Answer, hyper::Error> {
         match &self.dial {
             Dial::Tcp(addr) => {
                 let io = tokio::net::TcpStream::connect(addr).await.expect("connect");
