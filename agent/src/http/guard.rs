@@ -41,7 +41,7 @@ impl Access {
             .listen_host
             .iter()
             .chain(&config.allowed_hosts)
-            .filter_map(|h| host_name(h).or(Some(h.as_str())).map(normalize_host))
+            .map(|h| normalize_host(host_name(h).unwrap_or(h)))
             .filter(|h| !h.is_empty())
             .collect();
         let origins = config
