@@ -26,7 +26,11 @@ const WATCH: &str = "/api/v0/git/watch";
 async fn check_requests(client: &Client, status: u16, what: &str) {
     for (method, path, body) in [
         (Method::GET, LIST, ""),
-        (Method::POST, "/api/v0/processes/start", r#"{"command": "true"}"#),
+        (
+            Method::POST,
+            "/api/v0/processes/start",
+            r#"{"command": "true"}"#,
+        ),
         (Method::GET, "/api/v0/read-file?path=/etc/hostname", ""),
         (Method::GET, "/api/v0/no-such-route", ""),
         (Method::DELETE, LIST, ""),
@@ -179,7 +183,9 @@ impl Running {
 }
 
 fn is_token(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,7 +204,10 @@ async fn a_missing_token_file_is_created_0600_with_a_fresh_token() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("token");
     let agent = run_binary(&["--token-file", path.to_str().expect("utf-8")], None).await;
-    let mode = std::fs::metadata(&path).expect("created").permissions().mode();
+    let mode = std::fs::metadata(&path)
+        .expect("created")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     let token = std::fs::read_to_string(&path).expect("read");
     let token = token.trim();
@@ -253,8 +262,18 @@ fn no_auth_on_a_non_loopback_address_is_refused() {
 fn a_token_file_others_may_read_or_an_empty_one_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
     for (name, content, mode, error) in [
-        ("readable", "secret\n", 0o644, "must not be readable or writable"),
-        ("group-writable", "secret\n", 0o620, "must not be readable or writable"),
+        (
+            "readable",
+            "secret\n",
+            0o644,
+            "must not be readable or writable",
+        ),
+        (
+            "group-writable",
+            "secret\n",
+            0o620,
+            "must not be readable or writable",
+        ),
         ("empty", " \n", 0o600, "is empty"),
     ] {
         let path = dir.path().join(name);

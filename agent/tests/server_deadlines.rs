@@ -168,7 +168,10 @@ async fn beyond_max_connections_a_new_connection_is_closed_at_once() {
         open.push(TcpStream::connect(agent.addr).await.expect("connect"));
     }
     let mut fifth = TcpStream::connect(agent.addr).await.expect("connect");
-    assert!(closed_without_answer(&mut fifth).await, "the fifth is closed");
+    assert!(
+        closed_without_answer(&mut fifth).await,
+        "the fifth is closed"
+    );
 
     // An open connection is still served.
     let request = format!(
@@ -184,13 +187,19 @@ async fn beyond_max_connections_a_new_connection_is_closed_at_once() {
     drop(open.pop());
     let served = tokio::time::timeout(GUARD, async {
         loop {
-            match client.send(http::Method::GET, "/api/v0/processes/list", "").await {
+            match client
+                .send(http::Method::GET, "/api/v0/processes/list", "")
+                .await
+            {
                 Ok(a) if a.status == 200 => break,
                 _ => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
     })
     .await;
-    assert!(served.is_ok(), "a new connection is served after one closed");
+    assert!(
+        served.is_ok(),
+        "a new connection is served after one closed"
+    );
     agent.stop().await;
 }

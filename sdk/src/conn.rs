@@ -88,8 +88,9 @@ impl<C: Connector> HttpAgentConn<C> {
     /// A token that cannot be a header value is sent as no token at all
     /// (the agent answers 401).
     pub fn with_token(mut self, token: impl AsRef<str>) -> Self {
-        self.authorization =
-            HeaderValue::from_str(&format!("Bearer {}", token.as_ref())).ok().map(|mut v| {
+        self.authorization = HeaderValue::from_str(&format!("Bearer {}", token.as_ref()))
+            .ok()
+            .map(|mut v| {
                 v.set_sensitive(true);
                 v
             });

@@ -84,7 +84,10 @@ fn token(args: &Args) -> anyhow::Result<Option<String>> {
         );
         return Ok(None);
     }
-    if let Some(token) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.trim().is_empty()) {
+    if let Some(token) = std::env::var(TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
         return Ok(Some(token.trim().to_string()));
     }
     if let Some(path) = &args.token_file {

@@ -226,7 +226,10 @@ fn normalize_host(name: &str) -> String {
 /// Lower case without a trailing slash: browsers send `scheme://host[:port]`.
 fn normalize_origin(origin: &str) -> String {
     let origin = origin.trim();
-    origin.strip_suffix('/').unwrap_or(origin).to_ascii_lowercase()
+    origin
+        .strip_suffix('/')
+        .unwrap_or(origin)
+        .to_ascii_lowercase()
 }
 
 /// The token of an `Authorization: Bearer <token>` value (scheme in any case).

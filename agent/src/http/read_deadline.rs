@@ -121,7 +121,11 @@ mod tests {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let stream = StreamBody::new(tokio_stream_like(rx));
         let expired = ReadExpired::default();
-        (tx, ReadDeadlineBody::new(stream, at, expired.clone()), expired)
+        (
+            tx,
+            ReadDeadlineBody::new(stream, at, expired.clone()),
+            expired,
+        )
     }
 
     fn tokio_stream_like(

@@ -175,10 +175,7 @@ async fn handle_request(
             expired.clone(),
         ))
     });
-    let mut response = match AssertUnwindSafe(router.oneshot(req))
-        .catch_unwind()
-        .await
-    {
+    let mut response = match AssertUnwindSafe(router.oneshot(req)).catch_unwind().await {
         Ok(Ok(response)) => response,
         Ok(Err(never)) => match never {},
         Err(panic) => {
@@ -199,11 +196,14 @@ async fn handle_request(
         // slow: 408, and the connection (with the rest of the body still
         // unread on it) is closed.
         crate::sim::event("http.read_timeout", || format!("{method} {path}"));
-        response = ApiError::new(StatusCode::REQUEST_TIMEOUT, "Request body not received in time.")
-            .with_detail(format!(
-                "the whole request must arrive within {read_timeout:?} of its headers"
-            ))
-            .into_response();
+        response = ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request body not received in time.",
+        )
+        .with_detail(format!(
+            "the whole request must arrive within {read_timeout:?} of its headers"
+        ))
+        .into_response();
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -91,7 +91,7 @@ impl Access {
 
 pub fn access() -> impl Strategy<Value = Access> {
     prop_oneof![
-        16 => Just(Access::Granted),
+        24 => Just(Access::Granted),
         1 => Just(Access::NoToken),
         1 => Just(Access::WrongToken),
         1 => Just(Access::ForeignHost),
@@ -406,9 +406,13 @@ pub fn headers() -> impl Strategy<Value = Vec<(&'static str, Vec<u8>)>> {
         format!("[\"{CHAT_B}\", \"junk\", 3, null, {{}}]"),
         serde_json::to_string(&vec![CHAT_B; 100]).expect("json"),
     ]);
+    // Half of them JSON: any other type stops a JSON route at its door.
     let content_types = strings(&[
         "application/json",
         "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/json;charset=UTF-8",
+        "application/json-seq",
         "text/plain",
         "application/x-www-form-urlencoded",
         "multipart/form-data; boundary=x",
@@ -523,7 +527,9 @@ pub fn signal_body() -> impl Strategy<Value = Value> {
     })
 }
 
-/// An edit-files request whose paths all point into the sandbox.
+/// An edit-files request whose paths all point into the sandbox: mostly
+/// any mix of files and edits, now and then one edit of one existing file
+/// that can apply (every file and edit of a request must, for a 2xx).
 pub fn edit_body() -> impl Strategy<Value = Value> {
     let path = file_path();
     let text = prop::sample::select(vec!["alpha", "beta", "", "\n", "zzz", "a"]);
@@ -531,7 +537,13 @@ pub fn edit_body() -> impl Strategy<Value = Value> {
         .prop_map(|(s, r, all)| json!({"search": s, "replace": r, "replace_all": all}));
     let file = (path, prop::collection::vec(edit, 0..3))
         .prop_map(|(p, edits)| json!({"path": p, "edits": edits}));
-    prop::collection::vec(file, 0..3).prop_map(|files| json!({ "files": files }))
+    let any_files = prop::collection::vec(file, 0..3).prop_map(|files| json!({ "files": files }));
+    let existing = prop::sample::select(vec!["{sandbox}/a.txt", "{sandbox}/dir/b.txt"]);
+    let replace = prop::sample::select(vec!["gamma", "beta", ""]);
+    let plausible = (existing, replace).prop_map(
+        |(p, r)| json!({"files": [{"path": p, "edits": [{"search": "alpha", "replace": r}]}]}),
+    );
+    prop_oneof![3 => any_files, 1 => plausible]
 }
 
 pub fn body() -> impl Strategy<Value = BodyGen> {
@@ -558,13 +570,18 @@ pub fn body() -> impl Strategy<Value = BodyGen> {
         2 => json_value().prop_map(BodyGen::Json),
         2 => broken,
         1 => prop::collection::vec(any::<u8>(), 1..64).prop_map(BodyGen::Raw),
-        1 => (BODY_LIMIT + 1..BODY_LIMIT * 4, any::<bool>())
-            .prop_map(|(len, json)| BodyGen::Huge { len, json }),
+        1 => huge(),
     ]
 }
 
+/// A body beyond [`BODY_LIMIT`].
+pub fn huge() -> impl Strategy<Value = BodyGen> {
+    (BODY_LIMIT + 1..BODY_LIMIT * 4, any::<bool>())
+        .prop_map(|(len, json)| BodyGen::Huge { len, json })
+}
+
 /// Mostly a body of the route's own shape (with wrong types inside),
-/// otherwise any body.
+/// otherwise any body, now and then one beyond the limit.
 pub fn body_for(kind: Kind) -> BoxedStrategy<BodyGen> {
     let own = match kind {
         Kind::Start => start_body().prop_map(BodyGen::Json).boxed(),
@@ -575,7 +592,7 @@ pub fn body_for(kind: Kind) -> BoxedStrategy<BodyGen> {
             .boxed(),
         _ => return body().boxed(),
     };
-    prop_oneof![2 => own, 1 => body()].boxed()
+    prop_oneof![6 => own, 3 => body(), 1 => huge()].boxed()
 }
 
 pub fn hostile() -> impl Strategy<Value = Hostile> {
@@ -845,7 +862,8 @@ pub fn check_answer(c: &Concrete, a: &Answer) -> Result<(), TestCaseError> {
             prop_assert!(
                 a.status != 401
                     && !(a.status == 403
-                        && ["Host not allowed.", "Origin not allowed."].contains(&message.as_str())),
+                        && ["Host not allowed.", "Origin not allowed."]
+                            .contains(&message.as_str())),
                 "{}: the agent's own client was refused",
                 what
             );
