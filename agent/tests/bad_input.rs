@@ -16,7 +16,9 @@
 //!   server's guard answers 500 `Internal server error.`, which the first
 //!   rule rejects;
 //! * no file in the sandbox changes, unless a file-writing route
-//!   (`write-file`, `edit-files`) answered 2xx.
+//!   (`write-file`, `edit-files`) answered 2xx;
+//! * a request without the token, with a wrong one, a foreign `Host` or a
+//!   foreign `Origin` is refused (401 or 403).
 //!
 //! The generators and the answer check live in `hostile/mod.rs`, shared
 //! with the `hostile-input` simulation scenario. Commands the fuzzer can
@@ -36,7 +38,10 @@ use agent::{Agent, AgentConfig};
 use axum::Router;
 use bytes::Bytes;
 use common::{TestAgent, real_seams};
-use hostile::{Answer, BODY_LIMIT, Concrete, Fill, check_answer, confined, hostile, writes_files};
+use hostile::{
+    Access, Answer, BODY_LIMIT, Concrete, Fill, access_headers, check_answer, confined, hostile,
+    writes_files,
+};
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
 use proptest::prelude::*;
@@ -134,9 +139,13 @@ fn walk(dir: &Path, out: &mut Snapshot) {
     }
 }
 
-/// The agent's config: small body limit, short wait cap.
+/// The token of the agents under test.
+const TOKEN: &str = "bad-input-token";
+
+/// The agent's config: small body limit, short wait cap, a token.
 fn config() -> AgentConfig {
     AgentConfig {
+        token: Some(TOKEN.into()),
         body_limit: BODY_LIMIT,
         max_wait: Duration::from_millis(100),
         wait_delay: Duration::from_secs(1),
@@ -231,6 +240,8 @@ async fn fixtures(agent: &Agent, sandbox: &Sandbox) -> Fill {
         sandbox: sandbox.root(),
         running: running.id().to_string(),
         exited: exited.id().to_string(),
+        token: TOKEN.into(),
+        host: "localhost".into(),
     }
 }
 
@@ -372,7 +383,6 @@ async fn send_tcp(addr: std::net::SocketAddr, c: &Concrete) -> Result<Answer, hy
     let mut req = Request::builder()
         .method(c.method.clone())
         .uri(c.path_and_query.as_str())
-        .header("host", "agent")
         .header("connection", "close")
         .body(Full::new(c.body.clone()))
         .expect("a valid request");
@@ -449,8 +459,9 @@ async fn request(router: &Router, method: Method, uri: &str) -> Answer {
         method,
         path: uri.split('?').next().unwrap_or_default().to_string(),
         path_and_query: uri.to_string(),
-        headers: Vec::new(),
+        headers: access_headers(TOKEN, "localhost", Access::Granted),
         body: Bytes::new(),
+        access: Access::Granted,
     };
     send_oneshot(router, &c).await
 }
@@ -539,8 +550,9 @@ async fn a_rejected_upload_creates_no_parent_directory() {
         method: Method::POST,
         path: "/api/v0/write-file".into(),
         path_and_query: uri.clone(),
-        headers: Vec::new(),
+        headers: access_headers(TOKEN, "localhost", Access::Granted),
         body: Bytes::from(vec![b'x'; BODY_LIMIT + 1]),
+        access: Access::Granted,
     };
     let a = send_oneshot(&router, &c).await;
     assert_eq!(a.status, 413, "{uri}: {:?}", a.body);

@@ -38,9 +38,11 @@ async fn gone(pid: i32) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_the_sdk_and_leaves_no_child_after_sigterm() {
     let dir = tempfile::tempdir().expect("dir");
+    let token = "binary-test-token";
     let mut child = tokio::process::Command::new(cargo_bin!("agent"))
         .args(["--listen", "127.0.0.1:0", "--dir"])
         .arg(dir.path())
+        .env("AGENT_TOKEN", token)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -59,7 +61,7 @@ async fn the_binary_serves_the_sdk_and_leaves_no_child_after_sigterm() {
         .parse()
         .expect("socket address");
 
-    let conn = HttpAgentConn::new(TcpConnector { addr });
+    let conn = HttpAgentConn::new(TcpConnector { addr }).with_token(token);
     // A shell that reports its own pid and a grandchild's, then waits.
     let id = conn
         .start_process(&StartProcessRequest {

@@ -33,7 +33,8 @@ async fn connect(
 
 fn get(path: &str) -> http::Request<Empty<bytes::Bytes>> {
     http::Request::get(path)
-        .header("host", "agent")
+        .header("host", "localhost")
+        .header("authorization", format!("Bearer {}", common::TEST_TOKEN))
         .body(Empty::new())
         .expect("request")
 }

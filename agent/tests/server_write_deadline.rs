@@ -213,8 +213,10 @@ async fn a_client_leaving_ends_its_blocking_wait() {
     let (mut client, server) = tokio::io::duplex(1024);
     tx.send(server).expect("listener");
     let request = format!(
-        "GET /api/v0/processes/{}/output?wait=true HTTP/1.1\r\nHost: a\r\n\r\n",
-        process.id()
+        "GET /api/v0/processes/{}/output?wait=true HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer {}\r\n\r\n",
+        process.id(),
+        common::TEST_TOKEN
     );
     client.write_all(request.as_bytes()).await.expect("request");
     tokio::time::sleep(Duration::from_secs(1)).await;

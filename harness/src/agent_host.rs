@@ -34,15 +34,39 @@ use crate::world::{SimConfig, SimWorld};
 pub const AGENT_HOST: &str = "agent";
 
 /// The agent's configuration in a simulation: the spec's values, the
-/// project directory, and the run's bug switches.
+/// project directory, and the run's bug switches. Clients reach the agent
+/// as `agent:4000`, so that is its listen host; its token is filled in from
+/// the run's seed by [`host_agent`].
 pub fn agent_config(bugs: &BugSet) -> AgentConfig {
     AgentConfig {
         dir: Some(PathBuf::from(PROJECT)),
         bugs: bugs.clone(),
         // hyper's Date header reads the real clock: off under simulation.
         http_date_header: false,
+        listen_host: Some(AGENT_HOST.to_string()),
         ..AgentConfig::default()
     }
+}
+
+/// The seed stream the simulated agent's token is drawn from.
+pub const TOKEN_STREAM: &str = "agent-token";
+
+/// The simulated agent's bearer token for `seed`: `sim-<16 hex>`.
+pub fn sim_token(seed: Seed) -> String {
+    format!("sim-{:016x}", seed.derive(TOKEN_STREAM))
+}
+
+thread_local! {
+    /// The token of the agent the current run hosts. A run builds its world
+    /// and steps every host on one thread, so the clients of a run find
+    /// here the token [`host_agent`] gave its agent.
+    static RUN_TOKEN: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The bearer token of the agent hosted by the current run (`None` before
+/// [`host_agent`], or for an agent configured without one).
+pub fn token() -> Option<String> {
+    RUN_TOKEN.with(|t| t.borrow().clone())
 }
 
 /// The simulated world of one agent host.
@@ -112,11 +136,19 @@ pub async fn serve_agent(agent: Agent) -> io::Result<()> {
 /// DESIGN.md section 9), serving `config` over fresh [`SimParts`]; `setup`
 /// seeds files, scripts and repositories first. A bounce restarts the agent
 /// over the same parts (files survive, processes do not).
+///
+/// An agent configured without a token gets the seed's ([`sim_token`]);
+/// [`connect`] and [`token`] hand it to the run's clients.
 pub fn host_agent(
     world: &mut SimWorld<'_>,
-    config: AgentConfig,
+    mut config: AgentConfig,
     setup: impl FnOnce(&SimParts),
 ) -> SimParts {
+    let token = config
+        .token
+        .get_or_insert_with(|| sim_token(world.seed()))
+        .clone();
+    RUN_TOKEN.with(|t| *t.borrow_mut() = Some(token));
     let parts = SimParts::new(world.seed(), world.trace(), &config);
     setup(&parts);
     let p = parts.clone();
@@ -130,9 +162,14 @@ pub fn host_agent(
     parts
 }
 
-/// An SDK connection to the agent host (no extra headers).
+/// An SDK connection to the agent host with the run's token (no extra
+/// headers).
 pub fn connect() -> HttpAgentConn<TurmoilConnector> {
-    HttpAgentConn::new(TurmoilConnector::agent(AGENT_HOST))
+    let conn = HttpAgentConn::new(TurmoilConnector::agent(AGENT_HOST));
+    match token() {
+        Some(token) => conn.with_token(token),
+        None => conn,
+    }
 }
 
 /// One client against a fresh simulated agent, run by the seed runner (so

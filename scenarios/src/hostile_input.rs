@@ -205,6 +205,8 @@ async fn fixtures() -> Result<Fill, agent_sdk::SdkError> {
         sandbox: PROJECT.to_string(),
         running,
         exited,
+        token: harness::agent_host::token().unwrap_or_default(),
+        host: AGENT.to_string(),
     })
 }
 
@@ -224,7 +226,6 @@ async fn send(c: &Concrete) -> Result<Answer, String> {
     let mut req = Request::builder()
         .method(c.method.clone())
         .uri(c.path_and_query.as_str())
-        .header("host", AGENT)
         .header("connection", "close")
         .body(Full::new(c.body.clone()))
         .map_err(|e| format!("not a request: {e}"))?;

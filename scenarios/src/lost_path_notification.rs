@@ -77,7 +77,14 @@ async fn drive(
             "ws://{AGENT}:{}/api/v0/git/watch?chat_id={chat}",
             harness::net::AGENT_PORT
         );
-        let (ws, _) = tokio_tungstenite::client_async(url, io).await?;
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)?;
+        if let Some(token) = harness::agent_host::token() {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse()?);
+        }
+        let (ws, _) = tokio_tungstenite::client_async(request, io).await?;
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(ws)
     });
     tokio::time::sleep(delay).await;

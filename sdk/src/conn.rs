@@ -70,21 +70,46 @@ pub struct RawResponse {
 pub struct HttpAgentConn<C: Connector> {
     pub(crate) connector: Arc<C>,
     extra_headers: Mutex<HeaderMap>,
+    /// `Bearer <token>`, sent with every request and WebSocket upgrade.
+    authorization: Option<HeaderValue>,
 }
 
 impl<C: Connector> HttpAgentConn<C> {
+    /// A connection that sends no token (for an agent run with `--no-auth`).
     pub fn new(connector: C) -> Self {
         HttpAgentConn {
             connector: Arc::new(connector),
             extra_headers: Mutex::new(HeaderMap::new()),
+            authorization: None,
         }
     }
 
+    /// The same connection, authenticating with the agent's bearer `token`.
+    /// A token that cannot be a header value is sent as no token at all
+    /// (the agent answers 401).
+    pub fn with_token(mut self, token: impl AsRef<str>) -> Self {
+        self.authorization = HeaderValue::from_str(&format!("Bearer {}", token.as_ref()))
+            .ok()
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            });
+        self
+    }
+
+    /// Every header a request carries besides `Host` and `Content-Type`:
+    /// the token, then the caller's extra headers (chat ids).
     pub(crate) fn headers(&self) -> HeaderMap {
-        match self.extra_headers.lock() {
+        let mut headers = match self.extra_headers.lock() {
             Ok(h) => h.clone(),
             Err(p) => p.into_inner().clone(),
+        };
+        if let Some(auth) = &self.authorization {
+            headers
+                .entry(http::header::AUTHORIZATION)
+                .or_insert_with(|| auth.clone());
         }
+        headers
     }
 
     pub(crate) fn replace_headers(&self, headers: HeaderMap) {

@@ -19,8 +19,14 @@ struct Served {
     dir: tempfile::TempDir,
 }
 
+const TOKEN: &str = "sdk-files-token";
+
 async fn serve() -> Served {
-    let agent = Agent::new(AgentConfig::default(), Seams::real(Duration::from_secs(5)));
+    let config = AgentConfig {
+        token: Some(TOKEN.into()),
+        ..AgentConfig::default()
+    };
+    let agent = Agent::new(config, Seams::real(Duration::from_secs(5)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = agent::http::router(agent.clone());
@@ -29,7 +35,7 @@ async fn serve() -> Served {
     });
     Served {
         agent,
-        conn: HttpAgentConn::new(TcpConnector { addr }),
+        conn: HttpAgentConn::new(TcpConnector { addr }).with_token(TOKEN),
         dir: tempfile::tempdir().unwrap(),
     }
 }

@@ -30,7 +30,11 @@ impl Drop for Served {
     }
 }
 
-async fn serve(config: AgentConfig) -> Served {
+const TOKEN: &str = "sdk-processes-token";
+
+/// Serves `config` with [`TOKEN`] as its token; the connection has it.
+async fn serve(mut config: AgentConfig) -> Served {
+    config.token.get_or_insert_with(|| TOKEN.to_string());
     let home = tempfile::tempdir().expect("home");
     let mut seams = Seams::real(config.wait_delay);
     seams.env = Arc::new(FixedEnvInfo {
@@ -49,7 +53,7 @@ async fn serve(config: AgentConfig) -> Served {
     ));
     Served {
         agent,
-        conn: HttpAgentConn::new(TcpConnector { addr }),
+        conn: HttpAgentConn::new(TcpConnector { addr }).with_token(TOKEN),
         addr,
         _home: home,
     }

@@ -46,10 +46,15 @@ impl Smoke {
         let seams = Seams::real(config.wait_delay);
         let agent = TestAgent::start(config, seams).await;
         let addr = agent.addr;
+        let conn = HttpAgentConn::new(TcpConnector { addr });
+        let conn = match agent.token() {
+            Some(token) => conn.with_token(token),
+            None => conn,
+        };
         Smoke {
             dir,
             agent,
-            conn: HttpAgentConn::new(TcpConnector { addr }),
+            conn,
             tools: ChatTools::default(),
         }
     }

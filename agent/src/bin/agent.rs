@@ -3,19 +3,29 @@
 //!
 //! ```text
 //! agent --listen 127.0.0.1:4242 [--dir D] [--bug NAME]...
+//!       [--token-file PATH | --no-auth] [--allowed-host NAME]... [--allowed-origin ORIGIN]...
 //! ```
 //!
 //! Once bound it prints `listening on <addr>` on stdout (useful with port 0).
 //! On a signal it stops accepting, kills every process group it started
 //! (no orphaned children), lets open connections finish, and exits 0.
+//!
+//! Every request must carry `Authorization: Bearer <token>`. The token is
+//! `$AGENT_TOKEN` when set and non-empty; else the contents of
+//! `--token-file` (created with a fresh token, mode 0600, if missing); else
+//! a fresh one printed once on stderr. `--no-auth` turns the check off and
+//! is refused unless the listen address is loopback.
 
+use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agent::{Agent, AgentConfig, Bug, Seams};
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Parser;
+use rand::TryRngCore;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// How long open connections get to finish after the processes are gone.
@@ -36,6 +46,107 @@ struct Args {
     /// Turn a known-bug switch on (repeatable), e.g. `stale-output-read`.
     #[arg(long = "bug", value_name = "NAME")]
     bugs: Vec<Bug>,
+    /// Read the bearer token from PATH (created with a fresh token, mode
+    /// 0600, if missing). `$AGENT_TOKEN` takes precedence.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+    /// No authentication: local experiments only, refused unless the listen
+    /// address is loopback.
+    #[arg(long, conflicts_with = "token_file")]
+    no_auth: bool,
+    /// Also accept requests whose `Host` is NAME (repeatable); by default
+    /// only localhost, loopback addresses and the listen address.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    allowed_hosts: Vec<String>,
+    /// Accept requests carrying `Origin: ORIGIN` (repeatable); requests from
+    /// any other web origin are refused.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
+}
+
+/// The environment variable that carries the token.
+const TOKEN_ENV: &str = "AGENT_TOKEN";
+
+/// Where the token comes from, in order of precedence.
+fn token(args: &Args) -> anyhow::Result<Option<String>> {
+    if args.no_auth {
+        if !args.listen.ip().is_loopback() {
+            eprintln!(
+                "agent: --no-auth is refused on the non-loopback address {}: \
+                 anyone who can reach it could run commands as this user",
+                args.listen
+            );
+            std::process::exit(2);
+        }
+        eprintln!(
+            "agent: WARNING: --no-auth: any local process can run commands as this user \
+             through the agent"
+        );
+        return Ok(None);
+    }
+    if let Some(token) = std::env::var(TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
+        return Ok(Some(token.trim().to_string()));
+    }
+    if let Some(path) = &args.token_file {
+        return read_or_create_token_file(path).map(Some);
+    }
+    let token = fresh_token()?;
+    eprintln!("agent: token {token}");
+    Ok(Some(token))
+}
+
+/// 32 bytes from the OS, hex-encoded.
+fn fresh_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .context("read the OS random number generator")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Reads the token file, or creates it (exclusively, mode 0600) with a
+/// fresh token when it does not exist. A file others could read or write
+/// is refused: its token protects command execution as this user.
+fn read_or_create_token_file(path: &Path) -> anyhow::Result<String> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut file) => {
+            let token = fresh_token()?;
+            file.write_all(format!("{token}\n").as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("write the token file {}", path.display()))?;
+            return Ok(token);
+        }
+        // Created by someone else (or by us, earlier): read it below.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("create the token file {}", path.display()));
+        }
+    }
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("read the token file {}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o066 != 0 {
+        bail!(
+            "the token file {} has mode {mode:04o}: it must not be readable or writable by \
+             group or others (chmod 600 it)",
+            path.display()
+        );
+    }
+    let token = std::fs::read_to_string(path)
+        .with_context(|| format!("read the token file {}", path.display()))?;
+    let token = token.trim();
+    if token.is_empty() {
+        bail!("the token file {} is empty", path.display());
+    }
+    Ok(token.to_string())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -55,9 +166,14 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    let token = token(&args)?;
     let config = AgentConfig {
         dir: args.dir,
         bugs: args.bugs.into_iter().collect(),
+        token,
+        listen_host: Some(args.listen.ip().to_string()),
+        allowed_hosts: args.allowed_hosts,
+        allowed_origins: args.allowed_origins,
         ..AgentConfig::default()
     };
     let seams = Seams::real(config.wait_delay);

@@ -3,8 +3,7 @@
 //! [`super::write`] and [`super::edit`].
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -141,7 +140,7 @@ async fn write_file(
 async fn edit_files(
     State(agent): State<Agent>,
     chat: ChatContext,
-    body: Result<Bytes, BytesRejection>,
+    body: crate::http::body::JsonBody,
 ) -> Response {
     let req: EditFilesRequest = match crate::http::body::decode_json(body) {
         Ok(r) => r,

@@ -1,10 +1,12 @@
-//! The HTTP layer: the router, chat-id scoping, the error envelope, and the
-//! server with its write-deadline connection layer.
+//! The HTTP layer: the router behind its access guard, chat-id scoping,
+//! the error envelope, and the server with its deadlines and connection cap.
 
 pub mod body;
 pub mod chat;
 pub mod deadline;
 pub mod error;
+pub mod guard;
+pub mod read_deadline;
 pub mod server;
 
 use axum::Router;
@@ -19,16 +21,18 @@ pub use server::serve;
 /// The whole API: files at `/api/v0`, git at `/api/v0/git`, processes at
 /// `/api/v0/processes`. An unknown route or a method a route does not serve
 /// gets the JSON envelope too (axum's own answers have an empty body).
+/// Every request, fallbacks included, passes the [`guard`] first.
 pub fn router(agent: Agent) -> Router {
     let body_limit = agent.config().body_limit;
-    Router::new()
+    let access = guard::Access::from_config(agent.config());
+    let routes = Router::new()
         .nest("/api/v0/processes", crate::process::api::routes())
         .nest("/api/v0/git", crate::git::api::routes())
         .nest("/api/v0", crate::files::api::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .with_state(agent)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit));
+    guard::protect(routes, access).with_state(agent)
 }
 
 /// 404 for a path no route matches (coderd's `httpapi.RouteNotFound`).

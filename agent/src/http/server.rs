@@ -10,28 +10,41 @@
 //! [`WriteDeadline`] handle into the request's extensions. The same service
 //! is the outer middleware of the original: panic recovery (500) and the
 //! access log (with the caller's `chat_id`).
+//!
+//! Limits against clients that hold connections open: hyper's header read
+//! timeout runs from the moment a connection is accepted (and again between
+//! requests), so a connection that sends nothing is closed after
+//! `header_read_timeout`; a request's body must arrive within
+//! `read_timeout` of its headers ([`super::read_deadline`], else 408 and the
+//! connection is closed); and at most `max_connections` connections
+//! (upgraded WebSockets included) are served at once, any beyond that are
+//! closed as soon as they are accepted.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::serve::Listener;
 use futures::FutureExt;
-use http::{Request, StatusCode};
+use http::{HeaderValue, Request, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::deadline::{ConnDeadline, DeadlineIo, WriteDeadline};
+use super::read_deadline::{ReadDeadlineBody, ReadExpired};
 use super::{ApiError, ChatContext};
 use crate::{Agent, Bug};
 
@@ -55,6 +68,9 @@ where
     let router = super::router(agent.clone());
     let stop = CancellationToken::new();
     let mut connections = JoinSet::new();
+    // A permit per served connection, held by its stream: an upgraded
+    // WebSocket keeps its permit after its connection task has ended.
+    let slots = Arc::new(Semaphore::new(agent.config().max_connections.max(1)));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
@@ -62,9 +78,19 @@ where
             () = &mut shutdown => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             (io, addr) = listener.accept() => {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(
+                        ?addr,
+                        max_connections = agent.config().max_connections,
+                        "too many connections; closing the new one"
+                    );
+                    crate::sim::event("http.connection_refused", || format!("{addr:?}"));
+                    drop(io);
+                    continue;
+                };
                 tracing::debug!(?addr, "accepted connection");
                 connections.spawn(serve_connection(
-                    io,
+                    Slotted { io, _slot: slot },
                     agent.clone(),
                     router.clone(),
                     stop.clone(),
@@ -140,10 +166,16 @@ async fn handle_request(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let chat = ChatContext::from_headers(req.headers());
-    let response = match AssertUnwindSafe(router.oneshot(req.map(Body::new)))
-        .catch_unwind()
-        .await
-    {
+    let read_timeout = agent.config().read_timeout;
+    let expired = ReadExpired::default();
+    let req = req.map(|body| {
+        Body::new(ReadDeadlineBody::new(
+            body,
+            started + read_timeout,
+            expired.clone(),
+        ))
+    });
+    let mut response = match AssertUnwindSafe(router.oneshot(req)).catch_unwind().await {
         Ok(Ok(response)) => response,
         Ok(Err(never)) => match never {},
         Err(panic) => {
@@ -159,6 +191,23 @@ async fn handle_request(
                 .into_response()
         }
     };
+    if expired.get() {
+        // Whatever the handler made of its failed read, the client was too
+        // slow: 408, and the connection (with the rest of the body still
+        // unread on it) is closed.
+        crate::sim::event("http.read_timeout", || format!("{method} {path}"));
+        response = ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request body not received in time.",
+        )
+        .with_detail(format!(
+            "the whole request must arrive within {read_timeout:?} of its headers"
+        ))
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         // Hijacked (WebSocket): deadlines no longer apply.
         conn_deadline.set(None);
@@ -173,4 +222,50 @@ async fn handle_request(
         "request"
     );
     Ok(response)
+}
+
+/// An accepted stream holding its connection slot until it is dropped.
+struct Slotted<I> {
+    io: I,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Slotted<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Slotted<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }

@@ -5,11 +5,10 @@
 //! are mapped to it, so no input reaches a plain-text error or a panic.
 
 use axum::Router;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use bytes::Bytes;
 use http::StatusCode;
 use tokio::time::Instant;
 
@@ -19,7 +18,7 @@ use super::wire::{
     ListProcessesResponse, ProcessOutputResponse, SignalProcessRequest, StartProcessRequest,
     StartProcessResponse,
 };
-use crate::http::body::decode_json;
+use crate::http::body::{JsonBody, decode_json};
 use crate::http::deadline::WriteDeadline;
 use crate::http::error::json;
 use crate::http::{ApiError, ChatContext};
@@ -66,7 +65,7 @@ fn authorize(agent: &Agent, chat: &ChatContext, process: &Process) -> Result<(),
 async fn start(
     State(agent): State<Agent>,
     chat: ChatContext,
-    body: Result<Bytes, BytesRejection>,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let req: StartProcessRequest = decode_json(body)?;
     if req.command.is_empty() {
@@ -186,7 +185,7 @@ async fn signal(
     State(agent): State<Agent>,
     chat: ChatContext,
     path: Result<Path<String>, PathRejection>,
-    body: Result<Bytes, BytesRejection>,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let id = path_id(path)?;
     let process = agent.processes().get(&id);

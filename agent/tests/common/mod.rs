@@ -36,7 +36,7 @@ pub fn real_seams(config: &AgentConfig, home: Option<PathBuf>) -> Seams {
 }
 
 mod served;
-pub use served::TestAgent;
+pub use served::{TEST_TOKEN, TestAgent};
 
 impl TestAgent {
     /// An agent with real seams, default config, home = `home`.
@@ -50,8 +50,9 @@ impl TestAgent {
         TestAgent::start(config, seams).await
     }
 
+    /// A client with the agent's token.
     pub fn client(&self) -> Client {
-        Client::tcp(self.addr)
+        Client::tcp(self.addr).with_token(self.token())
     }
 }
 
@@ -87,6 +88,8 @@ enum Dial {
 
 /// A raw HTTP/1 client: one connection per request (like the SDK), any
 /// method, path, headers and body; transport errors are returned as is.
+/// It sends `Host: localhost` and `Content-Type: application/json`, and the
+/// agent's token once given one; each can be replaced or dropped.
 #[derive(Clone)]
 pub struct Client {
     dial: Dial,
@@ -94,10 +97,27 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client without a token.
     pub fn tcp(addr: SocketAddr) -> Client {
+        Client::new(Dial::Tcp(addr))
+    }
+
+    fn new(dial: Dial) -> Client {
         Client {
-            dial: Dial::Tcp(addr),
-            headers: Vec::new(),
+            dial,
+            headers: vec![
+                ("host".into(), "localhost".into()),
+                ("content-type".into(), "application/json".into()),
+            ],
+        }
+    }
+
+    /// The same client sending `Authorization: Bearer <token>` (none for
+    /// `None`).
+    pub fn with_token(&self, token: Option<&str>) -> Client {
+        match token {
+            Some(t) => self.header("authorization", &format!("Bearer {t}")),
+            None => self.without("authorization"),
         }
     }
 
@@ -106,9 +126,17 @@ impl Client {
         self.header("Coder-Chat-Id", chat)
     }
 
+    /// The same client with `name: value` instead of any earlier `name`.
     pub fn header(&self, name: &str, value: &str) -> Client {
-        let mut c = self.clone();
+        let mut c = self.without(name);
         c.headers.push((name.to_string(), value.to_string()));
+        c
+    }
+
+    /// The same client without the header `name`.
+    pub fn without(&self, name: &str) -> Client {
+        let mut c = self.clone();
+        c.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
         c
     }
 
@@ -144,12 +172,32 @@ impl Client {
         let mut builder = Request::builder()
             .method(method)
             .uri(path)
-            .header("host", "agent")
             .header("connection", "close");
         for (k, v) in &self.headers {
             builder = builder.header(k.as_str(), v.as_str());
         }
         let req = builder.body(Full::new(body.into())).expect("request");
+        self.dial_and_send(req).await
+    }
+
+    /// The status of a WebSocket upgrade request to `path` with this
+    /// client's headers (101 when the agent accepts it).
+    pub async fn upgrade_status(&self, path: &str) -> u16 {
+        let mut builder = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        for (k, v) in &self.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let req = builder.body(Full::new(Bytes::new())).expect("request");
+        self.dial_and_send(req).await.expect("transport").status
+    }
+
+    async fn dial_and_send(&self, req: Request<Full<Bytes>>) -> Result<Answer, hyper::Error> {
         match &self.dial {
             Dial::Tcp(addr) => {
                 let io = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -245,18 +293,17 @@ impl axum::serve::Listener for DuplexListener {
     }
 }
 
-/// An agent served over [`DuplexListener`] (for paused-clock tests).
+/// An agent served over [`DuplexListener`] (for paused-clock tests); the
+/// client has the agent's token.
 pub fn serve_in_memory(agent: Agent) -> Client {
     let (tx, rx) = mpsc::unbounded_channel();
+    let token = agent.config().token.clone();
     tokio::spawn(agent::http::serve(
         DuplexListener { rx },
         agent,
         std::future::pending(),
     ));
-    Client {
-        dial: Dial::Duplex(tx),
-        headers: Vec::new(),
-    }
+    Client::new(Dial::Duplex(tx)).with_token(token.as_deref())
 }
 
 /// One step of a scripted process.
@@ -374,8 +421,10 @@ impl Exec for SharedScriptedExec {
 }
 
 /// An agent on scripted processes, a fixed home, sequential ids and a wall
-/// clock on the tokio clock: for `start_paused` tests.
-pub fn scripted_agent(config: AgentConfig) -> (Agent, Arc<ScriptedExec>) {
+/// clock on the tokio clock: for `start_paused` tests. Its token is
+/// [`TEST_TOKEN`] unless `config` names one.
+pub fn scripted_agent(mut config: AgentConfig) -> (Agent, Arc<ScriptedExec>) {
+    config.token.get_or_insert_with(|| TEST_TOKEN.to_string());
     let exec = Arc::new(ScriptedExec::default());
     let mut seams = Seams::real(config.wait_delay);
     seams.exec = Arc::new(SharedScriptedExec(exec.clone()));

@@ -10,6 +10,9 @@ use std::time::Duration;
 use agent::{Agent, AgentConfig, Seams};
 use tokio::sync::oneshot;
 
+/// The token of a [`TestAgent`] whose config names none.
+pub const TEST_TOKEN: &str = "test-token-5f1d0c2a9b7e4d63";
+
 /// An agent served on `127.0.0.1:0` until [`TestAgent::stop`].
 pub struct TestAgent {
     pub addr: SocketAddr,
@@ -19,7 +22,14 @@ pub struct TestAgent {
 }
 
 impl TestAgent {
-    pub async fn start(config: AgentConfig, seams: Seams) -> TestAgent {
+    /// Serves `config`, with [`TEST_TOKEN`] as its token unless it has one.
+    pub async fn start(mut config: AgentConfig, seams: Seams) -> TestAgent {
+        config.token.get_or_insert_with(|| TEST_TOKEN.to_string());
+        TestAgent::start_as_configured(config, seams).await
+    }
+
+    /// Serves `config` as it is (no token: authentication off).
+    pub async fn start_as_configured(config: AgentConfig, seams: Seams) -> TestAgent {
         let agent = Agent::new(config, seams);
         let _sweeper = agent.processes().spawn_sweeper();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -36,6 +46,11 @@ impl TestAgent {
             stop: Some(tx),
             server: Some(server),
         }
+    }
+
+    /// The bearer token the agent requires (`None`: authentication off).
+    pub fn token(&self) -> Option<&str> {
+        self.agent.config().token.as_deref()
     }
 
     /// Kills every process group, then stops the server.

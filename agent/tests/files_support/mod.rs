@@ -195,10 +195,14 @@ impl Fixture {
     }
 }
 
+/// The token of the file tests' agents.
+pub const TOKEN: &str = "files-test-token";
+
 /// An agent whose filesystem is `fs` (everything else real, ids sequential).
 pub fn agent_over(fs: Arc<dyn Fs>, bugs: BugSet) -> Agent {
     let config = AgentConfig {
         bugs,
+        token: Some(TOKEN.into()),
         ..AgentConfig::default()
     };
     let seams = Seams {
@@ -254,7 +258,27 @@ impl Reply {
     }
 }
 
-pub async fn call(agent: &Agent, req: Request<Body>) -> Reply {
+/// Sends `req` to the agent's router as its own client would: `Host:
+/// localhost`, the agent's token and, on a POST, `Content-Type:
+/// application/json` are added unless `req` has them.
+pub async fn call(agent: &Agent, mut req: Request<Body>) -> Reply {
+    let post = req.method() == http::Method::POST;
+    let h = req.headers_mut();
+    h.entry(http::header::HOST)
+        .or_insert_with(|| http::HeaderValue::from_static("localhost"));
+    if let Some(token) = &agent.config().token {
+        h.entry(http::header::AUTHORIZATION)
+            .or_insert_with(|| format!("Bearer {token}").parse().unwrap());
+    }
+    if post {
+        h.entry(http::header::CONTENT_TYPE)
+            .or_insert_with(|| http::HeaderValue::from_static("application/json"));
+    }
+    call_as_is(agent, req).await
+}
+
+/// Sends `req` to the agent's router exactly as it is.
+pub async fn call_as_is(agent: &Agent, req: Request<Body>) -> Reply {
     let resp = agent::http::router(agent.clone())
         .oneshot(req)
         .await

@@ -268,7 +268,8 @@ pub fn fake_handler(scanner: Arc<FakeScanner>) -> WatchHandler {
 // ------------------------------------------------------------ served agent
 
 /// An agent on the real seams, with the given configuration.
-pub fn real_agent(config: AgentConfig) -> Agent {
+pub fn real_agent(mut config: AgentConfig) -> Agent {
+    config.token.get_or_insert_with(|| TOKEN.to_string());
     let seams = Seams::real(config.wait_delay);
     Agent::new(config, seams)
 }
@@ -291,7 +292,8 @@ pub fn fake_agent(scanner: Arc<dyn RepoScanner>, bugs: &[Bug]) -> Agent {
 }
 
 /// An agent whose scanner is `scanner`, on tokio's (paused) clock.
-pub fn fake_agent_with(scanner: Arc<dyn RepoScanner>, config: AgentConfig) -> Agent {
+pub fn fake_agent_with(scanner: Arc<dyn RepoScanner>, mut config: AgentConfig) -> Agent {
+    config.token.get_or_insert_with(|| TOKEN.to_string());
     let mut seams = Seams::real(config.wait_delay);
     seams.scanner = scanner;
     seams.fs = Arc::new(NoFs);
@@ -316,8 +318,12 @@ pub async fn serve(agent: Agent) -> SocketAddr {
     addr
 }
 
+/// The token of the git tests' agents (unless their config names another).
+pub const TOKEN: &str = "git-test-token";
+
+/// An SDK connection with [`TOKEN`].
 pub fn conn(addr: SocketAddr) -> HttpAgentConn<TcpConnector> {
-    HttpAgentConn::new(TcpConnector { addr })
+    HttpAgentConn::new(TcpConnector { addr }).with_token(TOKEN)
 }
 
 /// Opens a watch for `chat` through the SDK.

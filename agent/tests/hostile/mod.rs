@@ -10,7 +10,13 @@
 //!   (e.g. a start whose spawn fails: 500 `Failed to start process.`);
 //! * every non-2xx answer is the JSON envelope `{"message", "detail"?,
 //!   "validations"?}` with `Content-Type: application/json`;
-//! * every success but a raw file read is a JSON object.
+//! * every success but a raw file read is a JSON object;
+//! * a request without the agent's token, with a wrong one, with a foreign
+//!   `Host` or with a foreign `Origin` ([`Access`]) is refused with its own
+//!   status (401 or 403), whatever its route, method and body.
+//!
+//! Every other request carries the agent's token, an allowed `Host` and,
+//! unless the generator picked one, `Content-Type: application/json`.
 //!
 //! The callers add the rest: no panic, and no file changed unless a
 //! file-writing route ([`writes_files`]) answered 2xx.
@@ -50,6 +56,47 @@ pub struct Hostile {
     pub query: Option<String>,
     pub headers: Vec<(&'static str, Vec<u8>)>,
     pub body: BodyGen,
+    pub access: Access,
+}
+
+/// Who a request claims to come from: mostly the agent's own client, now
+/// and then a caller the access guard must refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// The token, an allowed `Host`, no `Origin`.
+    Granted,
+    NoToken,
+    WrongToken,
+    /// A DNS-rebinding page: its own name as `Host`.
+    ForeignHost,
+    /// A web page: a foreign `Origin`.
+    ForeignOrigin,
+}
+
+/// The `Host` a DNS-rebinding page sends.
+pub const FOREIGN_HOST: &str = "evil.attacker.example";
+/// The `Origin` a foreign web page sends.
+pub const FOREIGN_ORIGIN: &str = "http://evil.example";
+
+impl Access {
+    /// The status the guard refuses this access with (`None`: let through).
+    pub fn refused_with(self) -> Option<u16> {
+        match self {
+            Access::Granted => None,
+            Access::NoToken | Access::WrongToken => Some(401),
+            Access::ForeignHost | Access::ForeignOrigin => Some(403),
+        }
+    }
+}
+
+pub fn access() -> impl Strategy<Value = Access> {
+    prop_oneof![
+        24 => Just(Access::Granted),
+        1 => Just(Access::NoToken),
+        1 => Just(Access::WrongToken),
+        1 => Just(Access::ForeignHost),
+        1 => Just(Access::ForeignOrigin),
+    ]
 }
 
 #[derive(Clone, Debug)]
@@ -359,9 +406,13 @@ pub fn headers() -> impl Strategy<Value = Vec<(&'static str, Vec<u8>)>> {
         format!("[\"{CHAT_B}\", \"junk\", 3, null, {{}}]"),
         serde_json::to_string(&vec![CHAT_B; 100]).expect("json"),
     ]);
+    // Half of them JSON: any other type stops a JSON route at its door.
     let content_types = strings(&[
         "application/json",
         "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/json;charset=UTF-8",
+        "application/json-seq",
         "text/plain",
         "application/x-www-form-urlencoded",
         "multipart/form-data; boundary=x",
@@ -476,7 +527,9 @@ pub fn signal_body() -> impl Strategy<Value = Value> {
     })
 }
 
-/// An edit-files request whose paths all point into the sandbox.
+/// An edit-files request whose paths all point into the sandbox: mostly
+/// any mix of files and edits, now and then one edit of one existing file
+/// that can apply (every file and edit of a request must, for a 2xx).
 pub fn edit_body() -> impl Strategy<Value = Value> {
     let path = file_path();
     let text = prop::sample::select(vec!["alpha", "beta", "", "\n", "zzz", "a"]);
@@ -484,7 +537,13 @@ pub fn edit_body() -> impl Strategy<Value = Value> {
         .prop_map(|(s, r, all)| json!({"search": s, "replace": r, "replace_all": all}));
     let file = (path, prop::collection::vec(edit, 0..3))
         .prop_map(|(p, edits)| json!({"path": p, "edits": edits}));
-    prop::collection::vec(file, 0..3).prop_map(|files| json!({ "files": files }))
+    let any_files = prop::collection::vec(file, 0..3).prop_map(|files| json!({ "files": files }));
+    let existing = prop::sample::select(vec!["{sandbox}/a.txt", "{sandbox}/dir/b.txt"]);
+    let replace = prop::sample::select(vec!["gamma", "beta", ""]);
+    let plausible = (existing, replace).prop_map(
+        |(p, r)| json!({"files": [{"path": p, "edits": [{"search": "alpha", "replace": r}]}]}),
+    );
+    prop_oneof![3 => any_files, 1 => plausible]
 }
 
 pub fn body() -> impl Strategy<Value = BodyGen> {
@@ -511,13 +570,18 @@ pub fn body() -> impl Strategy<Value = BodyGen> {
         2 => json_value().prop_map(BodyGen::Json),
         2 => broken,
         1 => prop::collection::vec(any::<u8>(), 1..64).prop_map(BodyGen::Raw),
-        1 => (BODY_LIMIT + 1..BODY_LIMIT * 4, any::<bool>())
-            .prop_map(|(len, json)| BodyGen::Huge { len, json }),
+        1 => huge(),
     ]
 }
 
+/// A body beyond [`BODY_LIMIT`].
+pub fn huge() -> impl Strategy<Value = BodyGen> {
+    (BODY_LIMIT + 1..BODY_LIMIT * 4, any::<bool>())
+        .prop_map(|(len, json)| BodyGen::Huge { len, json })
+}
+
 /// Mostly a body of the route's own shape (with wrong types inside),
-/// otherwise any body.
+/// otherwise any body, now and then one beyond the limit.
 pub fn body_for(kind: Kind) -> BoxedStrategy<BodyGen> {
     let own = match kind {
         Kind::Start => start_body().prop_map(BodyGen::Json).boxed(),
@@ -528,23 +592,27 @@ pub fn body_for(kind: Kind) -> BoxedStrategy<BodyGen> {
             .boxed(),
         _ => return body().boxed(),
     };
-    prop_oneof![2 => own, 1 => body()].boxed()
+    prop_oneof![6 => own, 3 => body(), 1 => huge()].boxed()
 }
 
 pub fn hostile() -> impl Strategy<Value = Hostile> {
     route().prop_flat_map(|(path, kind, query)| {
         let method = prop_oneof![3 => Just(kind.method()), 1 => method()];
-        (method, headers(), body_for(kind)).prop_map(move |(method, headers, body)| Hostile {
-            method,
-            path: path.clone(),
-            query: query.clone(),
-            headers,
-            body,
-        })
+        (method, headers(), body_for(kind), access()).prop_map(
+            move |(method, headers, body, access)| Hostile {
+                method,
+                path: path.clone(),
+                query: query.clone(),
+                headers,
+                body,
+                access,
+            },
+        )
     })
 }
 
-/// A request with its placeholders filled in.
+/// A request with its placeholders filled in. `headers` holds every
+/// header to send but `Connection`, `Host` included.
 #[derive(Debug)]
 pub struct Concrete {
     pub method: Method,
@@ -552,6 +620,7 @@ pub struct Concrete {
     pub path_and_query: String,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Bytes,
+    pub access: Access,
 }
 
 /// An answer, from either transport.
@@ -572,11 +641,15 @@ impl Answer {
     }
 }
 
-/// Placeholder values for one agent.
+/// Placeholder values and credentials for one agent.
 pub struct Fill {
     pub sandbox: String,
     pub running: String,
     pub exited: String,
+    /// The agent's bearer token.
+    pub token: String,
+    /// A `Host` value the agent accepts.
+    pub host: String,
 }
 
 impl Fill {
@@ -601,7 +674,7 @@ impl Fill {
             Some(q) => format!("{path}?{}", self.text(q)),
             None => path.clone(),
         };
-        let headers = h
+        let mut headers: Vec<(HeaderName, HeaderValue)> = h
             .headers
             .iter()
             .filter_map(|(name, value)| {
@@ -609,6 +682,16 @@ impl Fill {
                 Some((HeaderName::from_static(name), value))
             })
             .collect();
+        if !headers
+            .iter()
+            .any(|(name, _)| name == http::header::CONTENT_TYPE)
+        {
+            headers.push((
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ));
+        }
+        headers.extend(access_headers(&self.token, &self.host, h.access));
         let body = match &h.body {
             BodyGen::Raw(b) => Bytes::from(b.clone()),
             BodyGen::Json(v) => Bytes::from(self.text(&v.to_string())),
@@ -624,6 +707,7 @@ impl Fill {
             path_and_query,
             headers,
             body,
+            access: h.access,
         };
         assert_harmless(&c.body);
         if c.path.ends_with("/write-file") || c.path.ends_with("/edit-files") {
@@ -631,6 +715,32 @@ impl Fill {
         }
         c
     }
+}
+
+/// The headers of `access` to an agent whose token is `token` and that
+/// accepts `host`: `Host`, `Authorization`, `Origin`.
+pub fn access_headers(token: &str, host: &str, access: Access) -> Vec<(HeaderName, HeaderValue)> {
+    let value = |s: &str| HeaderValue::from_str(s).expect("a header value");
+    let host = match access {
+        Access::ForeignHost => FOREIGN_HOST,
+        _ => host,
+    };
+    let mut out = vec![(http::header::HOST, value(host))];
+    match access {
+        Access::NoToken => {}
+        Access::WrongToken => out.push((
+            http::header::AUTHORIZATION,
+            value(&format!("Bearer x{token}")),
+        )),
+        _ => out.push((
+            http::header::AUTHORIZATION,
+            value(&format!("Bearer {token}")),
+        )),
+    }
+    if access == Access::ForeignOrigin {
+        out.push((http::header::ORIGIN, value(FOREIGN_ORIGIN)));
+    }
+    out
 }
 
 /// Refuses to send a file-writing request with a path the generator should
@@ -743,6 +853,22 @@ pub fn check_answer(c: &Concrete, a: &Answer) -> Result<(), TestCaseError> {
         a.status,
         String::from_utf8_lossy(&a.body)
     );
+    match c.access.refused_with() {
+        Some(status) => {
+            prop_assert_eq!(a.status, status, "{}: {:?} must be refused", what, c.access)
+        }
+        None => {
+            let message = a.json()["message"].as_str().unwrap_or_default().to_string();
+            prop_assert!(
+                a.status != 401
+                    && !(a.status == 403
+                        && ["Host not allowed.", "Origin not allowed."]
+                            .contains(&message.as_str())),
+                "{}: the agent's own client was refused",
+                what
+            );
+        }
+    }
     let ok = (200..300).contains(&a.status);
     let head = c.method == Method::HEAD;
     if !ok {
