@@ -80,6 +80,12 @@ impl Sandbox {
         std::fs::create_dir(root.join("dir")).expect("dir");
         std::fs::write(root.join("dir/b.txt"), "beta\r\nalpha").expect("b.txt");
         std::os::unix::fs::symlink(root.join("a.txt"), root.join("link")).expect("link");
+        // Reading a FIFO without a writer used to block the server.
+        nix::unistd::mkfifo(
+            &root.join("fifo"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .expect("fifo");
         let git = |args: &[&str]| {
             // Without git the show route answers 400 and the rest still runs.
             let _ = std::process::Command::new("git")

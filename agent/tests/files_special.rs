@@ -37,19 +37,27 @@ const ALL_OPS: [Op; 4] = [Op::ReadFile, Op::ReadFileLines, Op::Edit, Op::Write];
 async fn send(client: &Client, op: Op, path: &str) -> Answer {
     let call = async {
         match op {
-            Op::ReadFile => client.get(&format!("/api/v0/read-file?path={}", enc(path))).await,
+            Op::ReadFile => {
+                client
+                    .get(&format!("/api/v0/read-file?path={}", enc(path)))
+                    .await
+            }
             Op::ReadFileLines => {
                 client
                     .get(&format!("/api/v0/read-file-lines?path={}", enc(path)))
                     .await
             }
             Op::Edit => {
-                let body = json!({"files": [{"path": path, "edits": [{"search": "a", "replace": "b"}]}]});
+                let body =
+                    json!({"files": [{"path": path, "edits": [{"search": "a", "replace": "b"}]}]});
                 client.post("/api/v0/edit-files", &body.to_string()).await
             }
             Op::Write => {
                 client
-                    .post(&format!("/api/v0/write-file?path={}", enc(path)), "new content")
+                    .post(
+                        &format!("/api/v0/write-file?path={}", enc(path)),
+                        "new content",
+                    )
                     .await
             }
         }
@@ -87,7 +95,10 @@ async fn a_fifo_is_refused_at_once_by_every_file_operation_and_stays_a_fifo() {
         check_refused(&client, op, fifo, "named pipe (FIFO)").await;
     }
     let kind = std::fs::symlink_metadata(fifo).unwrap().file_type();
-    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind), "still a FIFO");
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_fifo(&kind),
+        "still a FIFO"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,23 +164,37 @@ async fn a_sparse_4_gib_file_is_refused_by_size_without_being_read() {
 
     let read = send(&client, Op::ReadFile, &huge).await;
     assert_eq!(read.status, 413, "{:?}", read.json);
-    assert!(read.message().contains("offset and limit"), "{}", read.message());
+    assert!(
+        read.message().contains("offset and limit"),
+        "{}",
+        read.message()
+    );
 
     let lines = send(&client, Op::ReadFileLines, &huge).await;
     assert_eq!(lines.json["success"], false);
     assert!(
-        lines.json["error"].as_str().unwrap().contains("exceeds the maximum"),
+        lines.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds the maximum"),
         "{:?}",
         lines.json
     );
 
     let edit = send(&client, Op::Edit, &huge).await;
     assert_eq!(edit.status, 413, "{:?}", edit.json);
-    assert_eq!(std::fs::metadata(&huge).unwrap().len(), 4 << 30, "untouched");
+    assert_eq!(
+        std::fs::metadata(&huge).unwrap().len(),
+        4 << 30,
+        "untouched"
+    );
 
     // A range within the cap is still served.
     let part = client
-        .get(&format!("/api/v0/read-file?path={}&offset=1000&limit=4096", enc(&huge)))
+        .get(&format!(
+            "/api/v0/read-file?path={}&offset=1000&limit=4096",
+            enc(&huge)
+        ))
         .await;
     assert_eq!((part.status, part.raw.len()), (200, 4096));
 }
@@ -221,7 +246,10 @@ async fn include_diff_on_a_large_edit_omits_the_diff_with_a_note() {
         file["note"].as_str().unwrap().starts_with("diff omitted"),
         "{file:?}"
     );
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "LINE\n".repeat(400));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "LINE\n".repeat(400)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -182,7 +182,9 @@ fn read_file_lines(c: &mut Criterion) {
                 middle,
                 400,
                 &limits,
-            );
+                u64::MAX,
+            )
+            .expect("a regular file");
             assert!(r.success, "{}", r.error);
             r
         })

@@ -636,7 +636,11 @@ mod tests {
             fs.mknod(&path, kind).unwrap();
             assert_eq!(fs.metadata(p(&path)).unwrap().kind, kind, "{name}");
             let refused = fs.read_range(p(&path), 0, Some(10)).unwrap_err();
-            assert_eq!(agent::files::fs::refused_kind(&refused), Some(kind), "{name}");
+            assert_eq!(
+                agent::files::fs::refused_kind(&refused),
+                Some(kind),
+                "{name}"
+            );
             assert_eq!(
                 agent::files::fs::refused_kind(&fs.read(p(&path)).unwrap_err()),
                 Some(kind)

@@ -110,10 +110,9 @@ impl SimScanner {
             let rel = format!("{prefix}{name}");
             let meta = self.fs.symlink_metadata(&path)?;
             match meta.kind {
-                FileKind::Dir => {
-                    if self.fs.symlink_metadata(&path.join(".git")).is_err() {
-                        self.walk(&path, &format!("{rel}/"), out)?;
-                    }
+                // A nested repository is not part of this one.
+                FileKind::Dir if self.fs.symlink_metadata(&path.join(".git")).is_err() => {
+                    self.walk(&path, &format!("{rel}/"), out)?;
                 }
                 FileKind::File => {
                     let blob = Blob {

@@ -111,6 +111,7 @@ fn sandbox(parts: &harness::agent_host::SimParts) -> std::io::Result<()> {
     parts.fs.write(root.join("a.txt"), "alpha\nbeta\n")?;
     parts.fs.write(root.join("dir/b.txt"), "beta\r\nalpha")?;
     parts.fs.symlink(root.join("a.txt"), root.join("link"))?;
+    parts.fs.mknod(root.join("fifo"), FileKind::Fifo)?;
     parts.scanner.init_repo(root, "main", None)?;
     parts.scanner.commit(root)?;
     for command in SAFE_COMMANDS {
@@ -134,7 +135,7 @@ enum Entry {
     Dir { mode: u32 },
     File { content: Vec<u8>, mode: u32 },
     Link(PathBuf),
-    Other,
+    Special(FileKind),
     Unreadable,
 }
 
@@ -166,7 +167,7 @@ fn walk(fs: &SimFs, dir: &Path, out: &mut Snapshot) {
                     content: fs.read(&path).unwrap_or_default(),
                     mode: m.mode,
                 },
-                FileKind::Other => Entry::Other,
+                kind => Entry::Special(kind),
             },
         };
         out.insert(path, entry);

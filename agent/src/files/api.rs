@@ -11,9 +11,9 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
 use crate::Agent;
-use crate::seams::offload;
 use crate::http::chat::ChatContext;
 use crate::http::error::json;
+use crate::seams::offload;
 
 use super::query::QueryParams;
 use super::wire::{EditFilesRequest, ReadFileLinesLimits};

@@ -191,7 +191,10 @@ pub async fn edit_files(
 
 /// Validates every entry and resolves its symlinks; returns the targets and
 /// the entries that failed.
-fn resolve_entries(fs: &dyn Fs, entries: Vec<(String, Vec<FileEdit>)>) -> (Vec<Target>, Vec<Failure>) {
+fn resolve_entries(
+    fs: &dyn Fs,
+    entries: Vec<(String, Vec<FileEdit>)>,
+) -> (Vec<Target>, Vec<Failure>) {
     let mut targets: Vec<Target> = Vec::new();
     let mut failures: Vec<Failure> = Vec::new();
     let mut seen: BTreeMap<PathBuf, usize> = BTreeMap::new();

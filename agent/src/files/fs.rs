@@ -59,10 +59,7 @@ pub struct NotRegularFile {
 
 /// Wraps [`NotRegularFile`] in an `io::Error` (kind `InvalidInput`).
 pub fn not_regular(kind: FileKind) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        NotRegularFile { kind },
-    )
+    io::Error::new(io::ErrorKind::InvalidInput, NotRegularFile { kind })
 }
 
 /// The kind of file an error refused, if it is a [`not_regular`] error.

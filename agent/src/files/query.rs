@@ -42,8 +42,7 @@ impl QueryParams {
                     .filter_map(|pair| {
                         let (name, value) = pair.split_once('=')?;
                         let value = value.replace('+', " ");
-                        let bytes: Vec<u8> =
-                            percent_encoding::percent_decode_str(&value).collect();
+                        let bytes: Vec<u8> = percent_encoding::percent_decode_str(&value).collect();
                         std::str::from_utf8(&bytes).is_err().then(|| {
                             let name = percent_encoding::percent_decode_str(name);
                             name.decode_utf8_lossy().into_owned()

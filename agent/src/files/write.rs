@@ -100,9 +100,9 @@ where
                 // A parent that is there (or cannot be, e.g. a file in the
                 // way) is answered now, as before; only a missing one waits
                 // for the body.
-                let parent_missing = resolved.parent().is_some_and(|dir| {
-                    matches!(fs.metadata(dir), Err(e) if e.kind() == io::ErrorKind::NotFound)
-                });
+                let parent_missing = resolved.parent().is_some_and(
+                    |dir| matches!(fs.metadata(dir), Err(e) if e.kind() == io::ErrorKind::NotFound),
+                );
                 if !parent_missing {
                     make_parents(fs.as_ref(), &resolved)?;
                 }

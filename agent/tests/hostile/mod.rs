@@ -278,6 +278,7 @@ pub fn file_path() -> impl Strategy<Value = &'static str> {
         "{sandbox}/new/c.txt",
         "{sandbox}/a.txt/x",
         "{sandbox}/.a.txt.tmp.00000000",
+        "{sandbox}/fifo",
         "rel.txt",
         "",
         " ",
