@@ -59,6 +59,8 @@ enum Entry {
         mode: u32,
     },
     Link(PathBuf),
+    /// A FIFO (never opened: reading one without a writer blocks).
+    Special,
     /// A name in the test's working directory, where a relative path would
     /// land if the agent accepted one.
     Present,
@@ -136,6 +138,8 @@ fn walk(dir: &Path, out: &mut Snapshot) {
         } else if meta.is_dir() {
             out.insert(path.clone(), Entry::Dir);
             walk(&path, out);
+        } else if !meta.is_file() {
+            out.insert(path, Entry::Special);
         } else {
             use std::os::unix::fs::PermissionsExt;
             let content = std::fs::read(&path).unwrap_or_default();
