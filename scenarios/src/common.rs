@@ -57,7 +57,7 @@ pub const fn racy_config(duration: Duration, max_sleep: Duration) -> SimConfig {
     }
 }
 
-/// [`agent_host`] with nothing seeded but `scripts` (command, script):
+/// [`agent_host()`] with nothing seeded but `scripts` (command, script):
 /// the workload of the scenarios that only run processes.
 pub fn agent_host_running(
     world: &mut SimWorld<'_>,

@@ -22,7 +22,7 @@ use super::FinalResult;
 /// The host running the chat tools.
 pub const CHATD: &str = "chatd";
 
-/// The tools' snapshot budget in this scenario (`snapshotTimeout`, 30 s in
+/// The tools' snapshot budget in these scenarios (`snapshotTimeout`, 30 s in
 /// the spec): the one request a tool makes after its deadline.
 pub const SNAPSHOT_BUDGET: Duration = Duration::from_secs(2);
 
