@@ -31,14 +31,19 @@ pub struct SchedConfig {
     pub max_sleep: Duration,
 }
 
+impl SchedConfig {
+    /// The default, usable in `const` scenario declarations.
+    pub const DEFAULT: SchedConfig = SchedConfig {
+        p_pass: 0.4,
+        p_sleep: 0.2,
+        max_yields: 4,
+        max_sleep: Duration::from_millis(5),
+    };
+}
+
 impl Default for SchedConfig {
     fn default() -> Self {
-        SchedConfig {
-            p_pass: 0.4,
-            p_sleep: 0.2,
-            max_yields: 4,
-            max_sleep: Duration::from_millis(5),
-        }
+        SchedConfig::DEFAULT
     }
 }
 

@@ -38,7 +38,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::ids::SeededIds;
 use crate::invariant::Invariants;
 use crate::net::{AGENT_PORT, TurmoilConnector, TurmoilListener, serve_plain};
-use crate::scenario::Scenario;
+use crate::scenario::{Catch, Scenario};
 use crate::sched::yield_point;
 use crate::seed::stream;
 use crate::sim_exec::{Script, ScriptBook, SimExec};
@@ -66,8 +66,11 @@ impl Scenario for HarnessSelfTest {
         "harness self-test: miniature output API over turmoil, SimExec, PathStore (models R1)"
     }
 
-    fn catches(&self) -> &'static [Bug] {
-        &[Bug::StaleOutputRead]
+    fn catches(&self) -> &'static [Catch] {
+        &[Catch {
+            bug: Bug::StaleOutputRead,
+            within: 64,
+        }]
     }
 
     fn config(&self) -> SimConfig {

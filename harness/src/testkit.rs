@@ -3,7 +3,10 @@
 //! `SIM_SEED=N cargo test -p scenarios NAME` makes every check below run
 //! only seed `N` and print its timeline (and `SIM_TRACE=FILE` writes the
 //! whole trace as JSON lines), so a seed found by `agentsim sweep` or by CI
-//! can be replayed inside the test that found it.
+//! can be replayed inside the test that found it. The replay still asserts
+//! what the check claims: [`check_passes`] that the seed passes,
+//! [`check_catches`] that it fails with the switch on,
+//! [`check_deterministic`] that it runs identically twice.
 
 use std::ops::Range;
 use std::sync::atomic::AtomicBool;
@@ -20,6 +23,9 @@ use crate::trace;
 pub const SIM_SEED: &str = "SIM_SEED";
 /// The variable naming a file for the replayed run's JSON-lines trace.
 pub const SIM_TRACE: &str = "SIM_TRACE";
+/// The variable naming the one switch [`check_declared_catches`] checks
+/// (for replaying a seed of a scenario that declares several).
+pub const SIM_BUG: &str = "SIM_BUG";
 
 /// The seed to replay, if `SIM_SEED` is set. A malformed value panics: a
 /// test silently running every seed instead would mislead.
@@ -58,7 +64,16 @@ pub fn replay(scenario: &dyn Scenario, seed: Seed, bugs: &BugSet) -> Outcome {
     outcome
 }
 
-fn run_seeds(scenario: &dyn Scenario, seeds: Range<u64>, bugs: &BugSet) -> Vec<sweep::SeedResult> {
+/// Runs `seeds` in parallel. With `fail_fast` the sweep stops taking seeds
+/// at the first failure; workers take seeds in order and finish the ones
+/// they took, so every seed below a failing one has still run and the
+/// lowest failure found is the lowest there is.
+fn run_seeds(
+    scenario: &dyn Scenario,
+    seeds: Range<u64>,
+    bugs: &BugSet,
+    fail_fast: bool,
+) -> Vec<sweep::SeedResult> {
     let stop = AtomicBool::new(false);
     let spec = SweepSpec {
         scenario,
@@ -66,7 +81,7 @@ fn run_seeds(scenario: &dyn Scenario, seeds: Range<u64>, bugs: &BugSet) -> Vec<s
         bugs: bugs.clone(),
         jobs: jobs(),
         stop: &stop,
-        fail_fast: false,
+        fail_fast,
     };
     sweep::sweep(&spec, |_| {})
 }
@@ -74,11 +89,18 @@ fn run_seeds(scenario: &dyn Scenario, seeds: Range<u64>, bugs: &BugSet) -> Vec<s
 /// The fixed agent passes every seed of `seeds` (or the replayed seed).
 pub fn check_passes(scenario: &dyn Scenario, seeds: Range<u64>) {
     if let Some(seed) = replay_seed() {
-        let outcome = replay(scenario, seed, &BugSet::none());
-        assert!(outcome.passed(), "{}", outcome.report());
+        let bugs = BugSet::none();
+        announce(scenario, seed, &bugs, "a pass");
+        let outcome = replay(scenario, seed, &bugs);
+        assert!(
+            outcome.passed(),
+            "{SIM_SEED}={seed}: {} failed\n{}",
+            scenario.name(),
+            outcome.report()
+        );
         return;
     }
-    let results = run_seeds(scenario, seeds, &BugSet::none());
+    let results = run_seeds(scenario, seeds, &BugSet::none(), false);
     if let Some(r) = results.iter().find(|r| r.failure.is_some()) {
         let failed = results.iter().filter(|r| r.failure.is_some()).count();
         panic!(
@@ -89,17 +111,38 @@ pub fn check_passes(scenario: &dyn Scenario, seeds: Range<u64>) {
     }
 }
 
+/// The one line saying what a `SIM_SEED` replay runs and expects, so a
+/// replayed test's output names its seed and switches.
+fn announce(scenario: &dyn Scenario, seed: Seed, bugs: &BugSet, expecting: &str) {
+    let names: Vec<&str> = bugs.iter().map(|b| b.name()).collect();
+    let switches = if names.is_empty() {
+        "no bug switches".to_string()
+    } else {
+        format!("bug switches {}", names.join(","))
+    };
+    eprintln!(
+        "{SIM_SEED}={seed}: replaying {} with {switches}, expecting {expecting}",
+        scenario.name()
+    );
+}
+
 /// With `bug` on, some seed below `budget` fails, and failing again with
 /// the identical trace when replayed. Returns that seed. In replay mode it
-/// runs the replayed seed with the bug and reports, without asserting.
+/// runs the replayed seed with the bug and asserts that it fails.
 pub fn check_catches(scenario: &dyn Scenario, bug: Bug, budget: u64) -> Seed {
     let bugs = BugSet::none().with(bug);
     if let Some(seed) = replay_seed() {
+        announce(scenario, seed, &bugs, "a failure");
         let outcome = replay(scenario, seed, &bugs);
+        assert!(
+            !outcome.passed(),
+            "{SIM_SEED}={seed}: {} passed with {bug} on",
+            scenario.name()
+        );
         eprint!("{}", outcome.report());
         return seed;
     }
-    let results = run_seeds(scenario, 0..budget, &bugs);
+    let results = run_seeds(scenario, 0..budget, &bugs, true);
     let Some(found) = results.iter().find(|r| r.failure.is_some()) else {
         panic!(
             "{} did not catch {bug} within {budget} seeds",
@@ -124,9 +167,32 @@ pub fn check_catches(scenario: &dyn Scenario, bug: Bug, budget: u64) -> Seed {
     found.seed
 }
 
-/// Every seed of `seeds` gives a byte-identical trace when run twice.
+/// [`check_catches`] for every switch `scenario` declares, each within its
+/// declared budget; only the one `SIM_BUG` names if it is set (a malformed
+/// name panics rather than checking nothing).
+pub fn check_declared_catches(scenario: &dyn Scenario) {
+    let only: Option<Bug> = std::env::var(SIM_BUG).ok().map(|name| match name.parse() {
+        Ok(bug) => bug,
+        Err(e) => panic!("{SIM_BUG}: {e}"),
+    });
+    for c in scenario.catches() {
+        if only.is_none_or(|b| b == c.bug) {
+            check_catches(scenario, c.bug, c.within);
+        }
+    }
+}
+
+/// Every seed of `seeds` (or the replayed seed) gives a byte-identical
+/// trace when run twice.
 pub fn check_deterministic(scenario: &dyn Scenario, seeds: Range<u64>, bugs: &BugSet) {
-    for seed in seeds.map(Seed) {
+    let seeds: Vec<Seed> = match replay_seed() {
+        Some(seed) => {
+            announce(scenario, seed, bugs, "the same trace twice");
+            vec![seed]
+        }
+        None => seeds.map(Seed).collect(),
+    };
+    for seed in seeds {
         let a = runner::run(scenario, seed, bugs);
         let b = runner::run(scenario, seed, bugs);
         if let Some(i) = trace::first_difference(&a.events, &b.events) {

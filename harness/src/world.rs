@@ -32,15 +32,21 @@ pub struct SimConfig {
     pub sched: SchedConfig,
 }
 
+impl SimConfig {
+    /// The default, usable in `const` scenario declarations
+    /// (`..SimConfig::DEFAULT`).
+    pub const DEFAULT: SimConfig = SimConfig {
+        tick: Duration::from_millis(1),
+        min_latency: Duration::from_millis(1),
+        max_latency: Duration::from_millis(5),
+        duration: Duration::from_secs(60),
+        sched: SchedConfig::DEFAULT,
+    };
+}
+
 impl Default for SimConfig {
     fn default() -> Self {
-        SimConfig {
-            tick: Duration::from_millis(1),
-            min_latency: Duration::from_millis(1),
-            max_latency: Duration::from_millis(5),
-            duration: Duration::from_secs(60),
-            sched: SchedConfig::default(),
-        }
+        SimConfig::DEFAULT
     }
 }
 

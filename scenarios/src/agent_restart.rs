@@ -1,7 +1,7 @@
-//! `agent-restart` (issue 8): the agent host crashes in the middle of
-//! calls and comes back (turmoil `crash`, then `bounce` after a seeded
-//! downtime, possibly none). Its process table and PathStore are in memory
-//! and lost (spec 5.1); the filesystem and the repository survive.
+//! `agent-restart`: the agent host crashes in the middle of calls and
+//! comes back (turmoil `crash`, then `bounce` after a seeded downtime,
+//! possibly none). Its process table and PathStore are in memory and lost;
+//! the filesystem and the repository survive.
 //!
 //! Meanwhile, each on its own client host:
 //! * `chatd` runs an `execute` of a long job (in flight at the crash), and
@@ -38,26 +38,33 @@
 
 use std::time::Duration;
 
-use agent::Bug;
 use agent_sdk::{AgentConn, OutputOptions, ServerMessage, StartProcessRequest};
 use futures::StreamExt;
-use harness::fault::Fault;
-use harness::seed::stream;
-use harness::sim_exec::Script;
-use harness::sim_fs::PROJECT;
-use harness::{Scenario, SimConfig, SimWorld};
-use rand::Rng;
+use harness::prelude::*;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::common::{AGENT, agent_host, chat_id, connect_as, seed_repo};
-use crate::flaky_network::{
+use crate::common::tools::{
     CHATD, Client, Job, SNAPSHOT_BUDGET, Told, answer, check_execute, describe,
 };
+use crate::common::{AGENT, agent_host, chat_id, connect_as, seed_repo};
 
 /// See the module docs.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct AgentRestart;
+pub const AGENT_RESTART: ScenarioSpec = ScenarioSpec {
+    name: "agent-restart",
+    summary: "the agent crashes mid-call and restarts: clear errors, no hang, the git watch reconnects and resumes",
+    catches: &[Catch {
+        bug: Bug::NoSnapshotFallback,
+        within: 8,
+    }],
+    config: SimConfig {
+        min_latency: LATENCY,
+        max_latency: LATENCY,
+        duration: Duration::from_secs(30),
+        ..SimConfig::DEFAULT
+    },
+    build,
+};
 
 /// How soon after the crash a request in flight fails: the FIN of the dead
 /// sockets takes one message latency (at most 5 ms here) and the tick. 50 ms
@@ -112,91 +119,68 @@ pub const WATCHER: &str = "watcher";
 /// trace (turmoil steps hosts in a fixed order).
 const LATENCY: Duration = Duration::from_millis(3);
 
-impl Scenario for AgentRestart {
-    fn name(&self) -> &'static str {
-        "agent-restart"
+fn build(world: &mut SimWorld<'_>) {
+    let mut rng = world.rng(stream::WORKLOAD);
+    let chat = chat_id(&mut rng);
+    let long = Job::foreground(
+        "long-build",
+        Script::new()
+            .write("building\n")
+            .sleep(ms(rng.random_range(3_000..=5_000)))
+            .write("built\n"),
+        ms(6_000),
+    );
+    let fresh_script = Script::new()
+        .write("checking\n")
+        .sleep(ms(rng.random_range(50..=500)))
+        .write("ok\n")
+        .exit([0, 1][rng.random_range(0..2)]);
+    let fresh = Job::foreground("fresh-check", fresh_script, ms(3_000));
+    let server = Script::new()
+        .write("listening\n")
+        .sleep(Duration::from_secs(60));
+
+    let mut faults = world.rng(stream::FAULTS);
+    let crash_at = ms(faults.random_range(400..=1_500));
+    let downtime = if faults.random_bool(0.2) {
+        Duration::ZERO
+    } else {
+        ms(faults.random_range(1..=1_500))
+    };
+    let outage = Outage {
+        crash_at,
+        back_at: crash_at + downtime,
+    };
+
+    let parts = agent_host(world, seed_repo);
+    for job in [&long, &fresh] {
+        parts
+            .scripts
+            .insert(job.command.clone(), job.script.clone());
     }
+    parts.scripts.insert("dev-server", server);
+    world.fault(outage.crash_at, Fault::Crash(AGENT.into()));
+    world.fault(outage.back_at, Fault::Bounce(AGENT.into()));
 
-    fn summary(&self) -> &'static str {
-        "the agent crashes mid-call and restarts: clear errors, no hang, the git watch reconnects and resumes"
-    }
-
-    fn catches(&self) -> &'static [Bug] {
-        &[Bug::NoSnapshotFallback]
-    }
-
-    fn config(&self) -> SimConfig {
-        SimConfig {
-            min_latency: LATENCY,
-            max_latency: LATENCY,
-            duration: Duration::from_secs(30),
-            ..SimConfig::default()
-        }
-    }
-
-    fn build(&self, world: &mut SimWorld<'_>) {
-        let mut rng = world.rng(stream::WORKLOAD);
-        let chat = chat_id(&mut rng);
-        let long = Job::foreground(
-            "long-build",
-            Script::new()
-                .write("building\n")
-                .sleep(ms(rng.random_range(3_000..=5_000)))
-                .write("built\n"),
-            ms(6_000),
-        );
-        let fresh_script = Script::new()
-            .write("checking\n")
-            .sleep(ms(rng.random_range(50..=500)))
-            .write("ok\n")
-            .exit([0, 1][rng.random_range(0..2)]);
-        let fresh = Job::foreground("fresh-check", fresh_script, ms(3_000));
-        let server = Script::new()
-            .write("listening\n")
-            .sleep(Duration::from_secs(60));
-
-        let mut faults = world.rng(stream::FAULTS);
-        let crash_at = ms(faults.random_range(400..=1_500));
-        let downtime = if faults.random_bool(0.2) {
-            Duration::ZERO
-        } else {
-            ms(faults.random_range(1..=1_500))
-        };
-        let outage = Outage {
-            crash_at,
-            back_at: crash_at + downtime,
-        };
-
-        let parts = agent_host(world, seed_repo);
-        for job in [&long, &fresh] {
-            parts
-                .scripts
-                .insert(job.command.clone(), job.script.clone());
-        }
-        parts.scripts.insert("dev-server", server);
-        world.fault(outage.crash_at, Fault::Crash(AGENT.into()));
-        world.fault(outage.back_at, Fault::Bounce(AGENT.into()));
-
-        // One host per in-flight connection (see `config`).
-        let client = |world: &SimWorld<'_>| Client::new(world, connect_as(chat));
-        let (chatd, user, watcher) = (client(world), client(world), client(world));
-        world.client(CHATD, async move {
-            let (crash, back) = outage.instants();
-            let lost = interrupted_execute(chatd.clone(), crash, long).await;
-            after_restart(&chatd, back, fresh, lost).await;
-            Ok(())
-        });
-        world.client(SDK_USER, async move {
-            let (crash, _) = outage.instants();
-            bare_blocking_read(user, crash).await;
-            Ok(())
-        });
-        world.client(WATCHER, async move {
-            let (crash, back) = outage.instants();
-            watch(watcher, chat, crash, back).await;
-            Ok(())
-        });
-    }
+    // One host per in-flight connection (see `config`).
+    let client = |world: &SimWorld<'_>| Client::new(world, connect_as(chat));
+    let (chatd, user, watcher) = (client(world), client(world), client(world));
+    world.client(CHATD, async move {
+        let (crash, back) = outage.instants();
+        let lost = interrupted_execute(chatd.clone(), crash, long).await;
+        after_restart(&chatd, back, fresh, lost).await;
+        Ok(())
+    });
+    world.client(SDK_USER, async move {
+        let (crash, _) = outage.instants();
+        bare_blocking_read(user, crash).await;
+        Ok(())
+    });
+    world.client(WATCHER, async move {
+        let (crash, back) = outage.instants();
+        watch(watcher, chat, crash, back).await;
+        Ok(())
+    });
 }
 
 /// Checks that something that failed at `now` did so within `bound` of

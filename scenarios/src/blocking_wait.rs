@@ -1,4 +1,4 @@
-//! `blocking-wait` (spec 1.5, R7): blocking output calls (`wait=true`)
+//! `blocking-wait` (R7): blocking output calls (`wait=true`)
 //! registered around the moment a process exits.
 //!
 //! Scripted processes run for a seeded time; for each, several waiters send
@@ -20,12 +20,8 @@
 
 use std::time::Duration;
 
-use agent::Bug;
 use agent_sdk::{AgentConn, OutputOptions};
-use harness::sim_exec::Script;
-use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use harness::prelude::*;
 use tokio::time::Instant;
 
 use crate::common::{
@@ -33,8 +29,19 @@ use crate::common::{
 };
 
 /// See the module docs.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct BlockingWait;
+pub const BLOCKING_WAIT: ScenarioSpec = ScenarioSpec {
+    name: "blocking-wait",
+    summary: "blocking output calls registered around a process's exit wake within a tick plus latency (R7)",
+    catches: &[Catch {
+        bug: Bug::LostWakeup,
+        within: 64,
+    }],
+    // The window is between the waiter's check and its await: longer
+    // sleeps there (and before the exit is published) let a close land
+    // inside it.
+    config: racy_config(Duration::from_secs(20), Duration::from_millis(12)),
+    build,
+};
 
 /// How long a waiter waits for its answer before calling the wake-up lost
 /// (far below the agent's 5-minute cap, far above any honest answer).
@@ -76,41 +83,20 @@ fn job(rng: &mut ChaCha8Rng, n: usize) -> Job {
     }
 }
 
-impl Scenario for BlockingWait {
-    fn name(&self) -> &'static str {
-        "blocking-wait"
-    }
-
-    fn summary(&self) -> &'static str {
-        "blocking output calls registered around a process's exit wake within a tick plus latency (R7)"
-    }
-
-    fn catches(&self) -> &'static [Bug] {
-        &[Bug::LostWakeup]
-    }
-
-    fn config(&self) -> SimConfig {
-        // The window is between the waiter's check and its await: longer
-        // sleeps there (and before the exit is published) let a close land
-        // inside it.
-        racy_config(Duration::from_secs(20), Duration::from_millis(12))
-    }
-
-    fn build(&self, world: &mut SimWorld<'_>) {
-        let jobs = host_jobs(world, 1..=2, job, |j| (j.command.clone(), j.script.clone()));
-        let config = self.config();
-        // From the later of exit and arrival to the answer: the tick the
-        // close wakes the handler in, the answer's trip back, and the two
-        // yield points on the way (between the wait's check and its await,
-        // between the handler's two reads), whose sleeps stand in for
-        // preemption. A lost wake-up is late by minutes, not milliseconds.
-        let slack = config.tick * 2 + config.sched.max_sleep * 2 + config.max_latency;
-        let (inv, trace) = (world.invariants().clone(), world.trace().clone());
-        // A call opens a fresh connection: the handshake's round trip, then
-        // the request, before the handler runs.
-        let arrival = config.max_latency * 3;
-        world.client("client", drive(inv, trace, jobs, arrival, slack));
-    }
+fn build(world: &mut SimWorld<'_>) {
+    let jobs = host_jobs(world, 1..=2, job, |j| (j.command.clone(), j.script.clone()));
+    let config = &BLOCKING_WAIT.config;
+    // From the later of exit and arrival to the answer: the tick the
+    // close wakes the handler in, the answer's trip back, and the two
+    // yield points on the way (between the wait's check and its await,
+    // between the handler's two reads), whose sleeps stand in for
+    // preemption. A lost wake-up is late by minutes, not milliseconds.
+    let slack = config.tick * 2 + config.sched.max_sleep * 2 + config.max_latency;
+    let (inv, trace) = (world.invariants().clone(), world.trace().clone());
+    // A call opens a fresh connection: the handshake's round trip, then
+    // the request, before the handler runs.
+    let arrival = config.max_latency * 3;
+    world.client("client", drive(inv, trace, jobs, arrival, slack));
 }
 
 /// The sim time (since the start) of the agent's `proc.exit` for `id`.

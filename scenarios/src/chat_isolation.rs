@@ -1,4 +1,4 @@
-//! `chat-isolation` (spec 2.7, R5): several chats, each with its own SDK
+//! `chat-isolation` (R5): several chats, each with its own SDK
 //! connection (its `Coder-Chat-Id` header) and its own processes, plus now
 //! and then a caller without a chat and a process it started. Every chat
 //! runs a seeded sequence of calls concurrently with the others, and tries
@@ -22,14 +22,9 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use agent::Bug;
 use agent_sdk::{AgentConn, HttpAgentConn, OutputOptions, SdkError};
 use harness::net::TurmoilConnector;
-use harness::seed::stream;
-use harness::sim_exec::Script;
-use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use harness::prelude::*;
 use uuid::Uuid;
 
 use crate::common::{
@@ -37,8 +32,19 @@ use crate::common::{
 };
 
 /// See the module docs.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ChatIsolation;
+pub const CHAT_ISOLATION: ScenarioSpec = ScenarioSpec {
+    name: "chat-isolation",
+    summary: "chats never read another chat's output, signal its processes or see them listed (R5)",
+    catches: &[Catch {
+        bug: Bug::ChatIdUnchecked,
+        within: 8,
+    }],
+    config: SimConfig {
+        duration: Duration::from_secs(20),
+        ..SimConfig::DEFAULT
+    },
+    build,
+};
 
 type Conn = Arc<HttpAgentConn<TurmoilConnector>>;
 
@@ -148,41 +154,20 @@ fn caller(rng: &mut ChaCha8Rng, name: String, chat: Option<Uuid>) -> Caller {
     }
 }
 
-impl Scenario for ChatIsolation {
-    fn name(&self) -> &'static str {
-        "chat-isolation"
+fn build(world: &mut SimWorld<'_>) {
+    let mut rng = world.rng(stream::WORKLOAD);
+    let mut callers: Vec<Caller> = (0..rng.random_range(2..=3))
+        .map(|c| {
+            let chat = chat_id(&mut rng);
+            caller(&mut rng, format!("chat{c}"), Some(chat))
+        })
+        .collect();
+    if rng.random_bool(0.5) {
+        callers.push(caller(&mut rng, "nochat".into(), None));
     }
-
-    fn summary(&self) -> &'static str {
-        "chats never read another chat's output, signal its processes or see them listed (R5)"
-    }
-
-    fn catches(&self) -> &'static [Bug] {
-        &[Bug::ChatIdUnchecked]
-    }
-
-    fn config(&self) -> SimConfig {
-        SimConfig {
-            duration: Duration::from_secs(20),
-            ..SimConfig::default()
-        }
-    }
-
-    fn build(&self, world: &mut SimWorld<'_>) {
-        let mut rng = world.rng(stream::WORKLOAD);
-        let mut callers: Vec<Caller> = (0..rng.random_range(2..=3))
-            .map(|c| {
-                let chat = chat_id(&mut rng);
-                caller(&mut rng, format!("chat{c}"), Some(chat))
-            })
-            .collect();
-        if rng.random_bool(0.5) {
-            callers.push(caller(&mut rng, "nochat".into(), None));
-        }
-        agent_host_running(world, callers.iter().flat_map(|c| c.jobs.iter().cloned()));
-        let (inv, trace) = (world.invariants().clone(), world.trace().clone());
-        world.client("chatd", drive(inv, trace, callers));
-    }
+    agent_host_running(world, callers.iter().flat_map(|c| c.jobs.iter().cloned()));
+    let (inv, trace) = (world.invariants().clone(), world.trace().clone());
+    world.client("chatd", drive(inv, trace, callers));
 }
 
 async fn drive(inv: Invariants, trace: Trace, callers: Vec<Caller>) -> turmoil::Result {

@@ -3,6 +3,9 @@
 //! client's common calls (a start, joining its tasks), and expected results
 //! computed from a script.
 //!
+//! [`tools`] holds what the scenarios driving the chat tools share (their
+//! client, jobs and answer checks), so no scenario imports another.
+//!
 //! Each helper is one piece of logic several scenarios had written out
 //! alike; keeping it here keeps their traces alike too (the same calls in
 //! the same order, the same violation texts).
@@ -17,6 +20,7 @@ use agent::http::chat::CHAT_ID_HEADER;
 use agent_sdk::{AgentConn, HttpAgentConn, ProcessOutputResponse, StartProcessRequest};
 use harness::agent_host::{self, SimParts, agent_config};
 use harness::net::TurmoilConnector;
+use harness::sched::SchedConfig;
 use harness::seed::stream;
 use harness::sim_exec::Script;
 use harness::sim_fs::PROJECT;
@@ -26,10 +30,12 @@ use rand_chacha::ChaCha8Rng;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub mod tools;
+
 /// The agent's host name in every scenario.
 pub const AGENT: &str = agent_host::AGENT_HOST;
 
-/// Registers the agent host (before any client, DESIGN.md section 9) with
+/// Registers the agent host (before any client, so it is up first) with
 /// the run's bug switches; `setup` seeds files, scripts and repositories.
 pub fn agent_host(world: &mut SimWorld<'_>, setup: impl FnOnce(&SimParts)) -> SimParts {
     let config = agent_config(world.bugs());
@@ -40,16 +46,18 @@ pub fn agent_host(world: &mut SimWorld<'_>, setup: impl FnOnce(&SimParts)) -> Si
 /// races the scenarios using it hunt have a window one handler step wide
 /// (between a check and what it guards); longer sleeps there, standing in
 /// for preemption, let a concurrent request or exit land inside it.
-pub fn racy_config(duration: Duration, max_sleep: Duration) -> SimConfig {
-    let mut config = SimConfig {
+pub const fn racy_config(duration: Duration, max_sleep: Duration) -> SimConfig {
+    SimConfig {
         duration,
-        ..SimConfig::default()
-    };
-    config.sched.max_sleep = max_sleep;
-    config
+        sched: SchedConfig {
+            max_sleep,
+            ..SchedConfig::DEFAULT
+        },
+        ..SimConfig::DEFAULT
+    }
 }
 
-/// [`agent_host`] with nothing seeded but `scripts` (command, script):
+/// [`agent_host()`] with nothing seeded but `scripts` (command, script):
 /// the workload of the scenarios that only run processes.
 pub fn agent_host_running(
     world: &mut SimWorld<'_>,

@@ -25,22 +25,28 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use agent::Bug;
 use agent_sdk::{AgentConn, EditFilesRequest, FileEdit, FileEdits, HttpAgentConn};
 use harness::net::TurmoilConnector;
-use harness::seed::stream;
-use harness::sim_fs::PROJECT;
-use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
-use rand::Rng;
+use harness::prelude::*;
 use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
 use crate::common::{agent_host, chat_id, connect, connect_as};
 
 /// See the module docs.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ConcurrentEdits;
+pub const CONCURRENT_EDITS: ScenarioSpec = ScenarioSpec {
+    name: "concurrent-edits",
+    summary: "chats edit and rewrite the same files concurrently; no acknowledged edit is lost",
+    catches: &[Catch {
+        bug: Bug::UnserialisedEdits,
+        within: 32,
+    }],
+    config: SimConfig {
+        duration: Duration::from_secs(20),
+        ..SimConfig::DEFAULT
+    },
+    build,
+};
 
 type Conn = Arc<HttpAgentConn<TurmoilConnector>>;
 
@@ -213,44 +219,23 @@ impl Shared {
     }
 }
 
-impl Scenario for ConcurrentEdits {
-    fn name(&self) -> &'static str {
-        "concurrent-edits"
-    }
-
-    fn summary(&self) -> &'static str {
-        "chats edit and rewrite the same files concurrently; no acknowledged edit is lost"
-    }
-
-    fn catches(&self) -> &'static [Bug] {
-        &[Bug::UnserialisedEdits]
-    }
-
-    fn config(&self) -> SimConfig {
-        SimConfig {
-            duration: Duration::from_secs(20),
-            ..SimConfig::default()
+fn build(world: &mut SimWorld<'_>) {
+    let mut rng = world.rng(stream::WORKLOAD);
+    let plan = plan(&mut rng);
+    let chats: Vec<uuid::Uuid> = plan.chats.iter().map(|_| chat_id(&mut rng)).collect();
+    let n = chats.len();
+    agent_host(world, |parts| {
+        let zero = vec![0; n];
+        let seeded = (0..plan.counters)
+            .map(|k| (counters_path(k), counters_content(k, &zero)))
+            .chain((0..plan.journals).map(|k| (journal_path(k), journal_content(k, 0))))
+            .try_for_each(|(path, content)| parts.fs.write(path, content));
+        if let Err(e) = seeded {
+            tracing::warn!(error = %e, "cannot seed the shared files");
         }
-    }
-
-    fn build(&self, world: &mut SimWorld<'_>) {
-        let mut rng = world.rng(stream::WORKLOAD);
-        let plan = plan(&mut rng);
-        let chats: Vec<uuid::Uuid> = plan.chats.iter().map(|_| chat_id(&mut rng)).collect();
-        let n = chats.len();
-        agent_host(world, |parts| {
-            let zero = vec![0; n];
-            let seeded = (0..plan.counters)
-                .map(|k| (counters_path(k), counters_content(k, &zero)))
-                .chain((0..plan.journals).map(|k| (journal_path(k), journal_content(k, 0))))
-                .try_for_each(|(path, content)| parts.fs.write(path, content));
-            if let Err(e) = seeded {
-                tracing::warn!(error = %e, "cannot seed the shared files");
-            }
-        });
-        let (inv, trace) = (world.invariants().clone(), world.trace().clone());
-        world.client("chatd", drive(inv, trace, plan, chats));
-    }
+    });
+    let (inv, trace) = (world.invariants().clone(), world.trace().clone());
+    world.client("chatd", drive(inv, trace, plan, chats));
 }
 
 async fn drive(

@@ -27,17 +27,13 @@ use std::time::Duration;
 use agent::files::fs::{FileKind, Fs};
 use agent_sdk::{AgentConn, Connector, OutputOptions, StartProcessRequest};
 use bytes::Bytes;
-use harness::agent_host::agent_config;
 use harness::net::TurmoilConnector;
-use harness::seed::stream;
-use harness::sim_exec::Script;
-use harness::sim_fs::{PROJECT, SimFs};
-use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
+use harness::prelude::*;
+use harness::sim_fs::SimFs;
 use http::Request;
 use http_body_util::{BodyExt, Full};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use rand::Rng;
 
 use crate::common::{AGENT, connect};
 
@@ -49,8 +45,16 @@ mod hostile;
 use hostile::{Answer, BODY_LIMIT, Concrete, Fill, SAFE_COMMANDS, check_answer, writes_files};
 
 /// See the module docs.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct HostileInput;
+pub const HOSTILE_INPUT: ScenarioSpec = ScenarioSpec {
+    name: "hostile-input",
+    summary: "generated hostile HTTP requests: well-formed 2xx/4xx or the spec's 5xx, no panic, no file changed when rejected",
+    catches: &[],
+    config: SimConfig {
+        duration: Duration::from_secs(30),
+        ..SimConfig::DEFAULT
+    },
+    build,
+};
 
 /// The fuzzing host.
 pub const FUZZER: &str = "fuzzer";
@@ -64,43 +68,26 @@ pub const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 /// The trace event carrying each request's answer: `METHOD PATH -> STATUS`.
 pub const ANSWER_EVENT: &str = "fuzz.answer";
 
-impl Scenario for HostileInput {
-    fn name(&self) -> &'static str {
-        "hostile-input"
-    }
-
-    fn summary(&self) -> &'static str {
-        "generated hostile HTTP requests: well-formed 2xx/4xx or the spec's 5xx, no panic, no file changed when rejected"
-    }
-
-    fn config(&self) -> SimConfig {
-        SimConfig {
-            duration: Duration::from_secs(30),
-            ..SimConfig::default()
+fn build(world: &mut SimWorld<'_>) {
+    let mut seed = [0u8; 32];
+    world.rng(stream::WORKLOAD).fill(&mut seed);
+    let config = agent::AgentConfig {
+        body_limit: BODY_LIMIT,
+        max_wait: Duration::from_millis(100),
+        wait_delay: Duration::from_secs(1),
+        ..agent_config(world.bugs())
+    };
+    let parts = harness::agent_host::host_agent(world, config, |parts| {
+        if let Err(e) = sandbox(parts) {
+            tracing::warn!(error = %e, "cannot seed the sandbox");
         }
-    }
-
-    fn build(&self, world: &mut SimWorld<'_>) {
-        let mut seed = [0u8; 32];
-        world.rng(stream::WORKLOAD).fill(&mut seed);
-        let config = agent::AgentConfig {
-            body_limit: BODY_LIMIT,
-            max_wait: Duration::from_millis(100),
-            wait_delay: Duration::from_secs(1),
-            ..agent_config(world.bugs())
-        };
-        let parts = harness::agent_host::host_agent(world, config, |parts| {
-            if let Err(e) = sandbox(parts) {
-                tracing::warn!(error = %e, "cannot seed the sandbox");
-            }
-        });
-        let (inv, trace, fs) = (
-            world.invariants().clone(),
-            world.trace().clone(),
-            parts.fs.clone(),
-        );
-        world.client(FUZZER, fuzz(inv, trace, fs, seed));
-    }
+    });
+    let (inv, trace, fs) = (
+        world.invariants().clone(),
+        world.trace().clone(),
+        parts.fs.clone(),
+    );
+    world.client(FUZZER, fuzz(inv, trace, fs, seed));
 }
 
 /// The sandbox of `bad_input.rs` in `SimFs`: files, a directory, a

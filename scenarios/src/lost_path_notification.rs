@@ -9,55 +9,41 @@
 
 use std::time::Duration;
 
-use agent::Bug;
 use agent::git::wire::ServerMessage;
 use agent_sdk::{AgentConn, Connector};
 use futures::StreamExt;
 use harness::net::TurmoilConnector;
-use harness::seed::stream;
-use harness::sim_fs::PROJECT;
-use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
-use rand::Rng;
+use harness::prelude::*;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{AGENT, agent_host, chat_id, connect_as, racy_config, seed_repo};
 
 /// See the module docs.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LostPathNotification;
+pub const LOST_PATH_NOTIFICATION: ScenarioSpec = ScenarioSpec {
+    name: "lost-path-notification",
+    summary: "a path added right after the git watch connects must produce a changes message (R2)",
+    catches: &[Catch {
+        bug: Bug::PathsBeforeSubscribe,
+        within: 64,
+    }],
+    // The window is one handler step wide; longer sleeps at yield
+    // points let a request from the client land inside it.
+    config: racy_config(Duration::from_secs(20), Duration::from_millis(12)),
+    build,
+};
 
 /// How long after the add a `changes` message may take: the 1 s scan
 /// cooldown plus generous network headroom.
 const DEADLINE: Duration = Duration::from_secs(2);
 
-impl Scenario for LostPathNotification {
-    fn name(&self) -> &'static str {
-        "lost-path-notification"
-    }
-
-    fn summary(&self) -> &'static str {
-        "a path added right after the git watch connects must produce a changes message (R2)"
-    }
-
-    fn catches(&self) -> &'static [Bug] {
-        &[Bug::PathsBeforeSubscribe]
-    }
-
-    fn config(&self) -> SimConfig {
-        // The window is one handler step wide; longer sleeps at yield
-        // points let a request from the client land inside it.
-        racy_config(Duration::from_secs(20), Duration::from_millis(12))
-    }
-
-    fn build(&self, world: &mut SimWorld<'_>) {
-        let mut rng = world.rng(stream::WORKLOAD);
-        let chat = chat_id(&mut rng);
-        let delay = Duration::from_millis(rng.random_range(0..=10));
-        let file = format!("{PROJECT}/notes-{}.md", rng.random_range(0..100));
-        agent_host(world, seed_repo);
-        let (inv, trace) = (world.invariants().clone(), world.trace().clone());
-        world.client("chatd", drive(inv, trace, chat, delay, file));
-    }
+fn build(world: &mut SimWorld<'_>) {
+    let mut rng = world.rng(stream::WORKLOAD);
+    let chat = chat_id(&mut rng);
+    let delay = Duration::from_millis(rng.random_range(0..=10));
+    let file = format!("{PROJECT}/notes-{}.md", rng.random_range(0..100));
+    agent_host(world, seed_repo);
+    let (inv, trace) = (world.invariants().clone(), world.trace().clone());
+    world.client("chatd", drive(inv, trace, chat, delay, file));
 }
 
 async fn drive(

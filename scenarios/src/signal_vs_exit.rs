@@ -18,12 +18,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agent::Bug;
 use agent_sdk::{AgentConn, OutputOptions, ProcessOutputResponse, SdkError};
-use harness::sim_exec::{OnTerminate, Script};
-use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use harness::prelude::*;
+use harness::sim_exec::OnTerminate;
 use tokio::time::Instant;
 
 use crate::common::{
@@ -32,8 +29,25 @@ use crate::common::{
 };
 
 /// See the module docs.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SignalVsExit;
+pub const SIGNAL_VS_EXIT: ScenarioSpec = ScenarioSpec {
+    name: "signal-vs-exit",
+    summary: "signals racing a process's exit get 200 or 409, never 500 (R10), and the exit code is never lost (R4)",
+    catches: &[
+        Catch {
+            bug: Bug::SignalEsrch500,
+            within: 32,
+        },
+        Catch {
+            bug: Bug::ReaperSteals,
+            within: 32,
+        },
+    ],
+    // A signal that checked "running" just before the exit must still be
+    // in flight when the group vanishes: longer sleeps at the yield
+    // points between check and send, and between drain and publish.
+    config: racy_config(Duration::from_secs(20), Duration::from_millis(10)),
+    build,
+};
 
 /// How a process takes signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,31 +130,10 @@ fn job(rng: &mut ChaCha8Rng, n: usize) -> Job {
     }
 }
 
-impl Scenario for SignalVsExit {
-    fn name(&self) -> &'static str {
-        "signal-vs-exit"
-    }
-
-    fn summary(&self) -> &'static str {
-        "signals racing a process's exit get 200 or 409, never 500 (R10), and the exit code is never lost (R4)"
-    }
-
-    fn catches(&self) -> &'static [Bug] {
-        &[Bug::SignalEsrch500, Bug::ReaperSteals]
-    }
-
-    fn config(&self) -> SimConfig {
-        // A signal that checked "running" just before the exit must still be
-        // in flight when the group vanishes: longer sleeps at the yield
-        // points between check and send, and between drain and publish.
-        racy_config(Duration::from_secs(20), Duration::from_millis(10))
-    }
-
-    fn build(&self, world: &mut SimWorld<'_>) {
-        let jobs = host_jobs(world, 2..=3, job, |j| (j.command.clone(), j.script.clone()));
-        let (inv, trace) = (world.invariants().clone(), world.trace().clone());
-        world.client("client", drive(inv, trace, jobs));
-    }
+fn build(world: &mut SimWorld<'_>) {
+    let jobs = host_jobs(world, 2..=3, job, |j| (j.command.clone(), j.script.clone()));
+    let (inv, trace) = (world.invariants().clone(), world.trace().clone());
+    world.client("client", drive(inv, trace, jobs));
 }
 
 /// Checks one signal's answer; returns whether it was delivered.

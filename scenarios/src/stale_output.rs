@@ -5,18 +5,25 @@
 
 use std::time::Duration;
 
-use agent::Bug;
 use agent_sdk::{AgentConn, OutputOptions, ProcessOutputResponse};
-use harness::sim_exec::Script;
-use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use harness::prelude::*;
 
 use crate::common::{FinalResult, connect, host_jobs, join_tasks, start_in_project};
 
 /// See the module docs.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct StaleOutput;
+pub const STALE_OUTPUT: ScenarioSpec = ScenarioSpec {
+    name: "stale-output",
+    summary: "processes exit while clients read output; a finished answer must carry the final output (R1)",
+    catches: &[Catch {
+        bug: Bug::StaleOutputRead,
+        within: 64,
+    }],
+    config: SimConfig {
+        duration: Duration::from_secs(30),
+        ..SimConfig::DEFAULT
+    },
+    build,
+};
 
 /// 2 to 8 chunks, now and then large ones so the head/tail buffer
 /// truncates; the exit follows the last chunk at once.
@@ -52,46 +59,25 @@ fn check(inv: &Invariants, exp: &FinalResult, who: &str, r: &ProcessOutputRespon
     true
 }
 
-impl Scenario for StaleOutput {
-    fn name(&self) -> &'static str {
-        "stale-output"
-    }
-
-    fn summary(&self) -> &'static str {
-        "processes exit while clients read output; a finished answer must carry the final output (R1)"
-    }
-
-    fn catches(&self) -> &'static [Bug] {
-        &[Bug::StaleOutputRead]
-    }
-
-    fn config(&self) -> SimConfig {
-        SimConfig {
-            duration: Duration::from_secs(30),
-            ..SimConfig::default()
-        }
-    }
-
-    fn build(&self, world: &mut SimWorld<'_>) {
-        let jobs: Vec<(String, Script, u32)> = host_jobs(
-            world,
-            1..=2,
-            |rng, n| (format!("job-{n}"), job(rng, n), rng.random_range(2..=3)),
-            |(command, script, _)| (command.clone(), script.clone()),
-        );
-        let (inv, trace) = (world.invariants().clone(), world.trace().clone());
-        let mut gaps = world.rng("workload.gaps");
-        let plan: Vec<(String, FinalResult, Vec<Vec<u64>>)> = jobs
-            .iter()
-            .map(|(cmd, script, pollers)| {
-                let polls = (0..*pollers)
-                    .map(|_| (0..500).map(|_| gaps.random_range(1..=10)).collect())
-                    .collect();
-                (cmd.clone(), FinalResult::of(script), polls)
-            })
-            .collect();
-        world.client("client", drive(inv, trace, plan));
-    }
+fn build(world: &mut SimWorld<'_>) {
+    let jobs: Vec<(String, Script, u32)> = host_jobs(
+        world,
+        1..=2,
+        |rng, n| (format!("job-{n}"), job(rng, n), rng.random_range(2..=3)),
+        |(command, script, _)| (command.clone(), script.clone()),
+    );
+    let (inv, trace) = (world.invariants().clone(), world.trace().clone());
+    let mut gaps = world.rng("workload.gaps");
+    let plan: Vec<(String, FinalResult, Vec<Vec<u64>>)> = jobs
+        .iter()
+        .map(|(cmd, script, pollers)| {
+            let polls = (0..*pollers)
+                .map(|_| (0..500).map(|_| gaps.random_range(1..=10)).collect())
+                .collect();
+            (cmd.clone(), FinalResult::of(script), polls)
+        })
+        .collect();
+    world.client("client", drive(inv, trace, plan));
 }
 
 async fn drive(

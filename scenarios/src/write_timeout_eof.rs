@@ -24,35 +24,41 @@
 
 use std::time::Duration;
 
-use agent::{Bug, BugSet};
 use agent_sdk::{AgentConn, OutputOptions, ProcessOutputResponse, SdkError, StartProcessRequest};
 use chat_tools::{ChatTools, ToolOptions, ToolResult};
-use harness::agent_host::{self, agent_config};
-use harness::seed::stream;
-use harness::sim_exec::Script;
-use harness::{Invariants, Scenario, SimConfig, SimWorld, Trace};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use harness::agent_host;
+use harness::prelude::*;
 use serde_json::{Value, json};
 
 use crate::common::{FinalResult, connect, join_task, join_tasks};
 
 /// See the module docs.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct WriteTimeoutEof;
+pub const WRITE_TIMEOUT_EOF: ScenarioSpec = ScenarioSpec {
+    name: "write-timeout-eof",
+    summary: "blocking output calls and the execute/process_output tools on processes outliving the 20 s write timeout must return their results (R3)",
+    catches: &[
+        Catch {
+            bug: Bug::WriteDeadlineHidden,
+            within: 8,
+        },
+        Catch {
+            bug: Bug::NoSnapshotFallback,
+            within: 8,
+        },
+    ],
+    config: SimConfig {
+        duration: Duration::from_secs(40),
+        ..SimConfig::DEFAULT
+    },
+    build,
+};
 
-impl WriteTimeoutEof {
-    /// The invariant of the SDK's blocking call.
-    pub const SDK_INVARIANT: &str = "blocking-output-returns-final";
-    /// The invariant of the `execute` tool.
-    pub const EXECUTE_INVARIANT: &str = "execute-returns-final";
-    /// The invariant of the `process_output` tool.
-    pub const PROCESS_OUTPUT_INVARIANT: &str = "process-output-returns-final";
-}
-
-const SDK_INVARIANT: &str = WriteTimeoutEof::SDK_INVARIANT;
-const EXECUTE_INVARIANT: &str = WriteTimeoutEof::EXECUTE_INVARIANT;
-const PROCESS_OUTPUT_INVARIANT: &str = WriteTimeoutEof::PROCESS_OUTPUT_INVARIANT;
+/// The invariant of the SDK's blocking call.
+pub const SDK_INVARIANT: &str = "blocking-output-returns-final";
+/// The invariant of the `execute` tool.
+pub const EXECUTE_INVARIANT: &str = "execute-returns-final";
+/// The invariant of the `process_output` tool.
+pub const PROCESS_OUTPUT_INVARIANT: &str = "process-output-returns-final";
 
 /// The tools' timeouts: longer than any process here, so only the
 /// transport can cut a wait short.
@@ -77,64 +83,43 @@ fn agent_bugs(requested: &BugSet) -> BugSet {
     }
 }
 
-impl Scenario for WriteTimeoutEof {
-    fn name(&self) -> &'static str {
-        "write-timeout-eof"
+fn build(world: &mut SimWorld<'_>) {
+    let mut rng = world.rng(stream::WORKLOAD);
+    let jobs = [
+        ("long-build", long_build(&mut rng)),
+        ("long-build-exec", long_build(&mut rng)),
+        ("long-build-bg", long_build(&mut rng)),
+    ];
+    let requested = world.bugs().clone();
+    let check_sdk = !requested.is_on(Bug::NoSnapshotFallback);
+    let config = agent_config(&agent_bugs(&requested));
+    let parts = agent_host::host_agent(world, config, |_| {});
+    for (command, script) in &jobs {
+        parts.scripts.insert(*command, script.clone());
     }
-
-    fn summary(&self) -> &'static str {
-        "blocking output calls and the execute/process_output tools on processes outliving the 20 s write timeout must return their results (R3)"
-    }
-
-    fn catches(&self) -> &'static [Bug] {
-        &[Bug::WriteDeadlineHidden, Bug::NoSnapshotFallback]
-    }
-
-    fn config(&self) -> SimConfig {
-        SimConfig {
-            duration: Duration::from_secs(40),
-            ..SimConfig::default()
+    let [sdk, exec, bg] = jobs.map(|(command, script)| Flow {
+        command,
+        expected: FinalResult::of(&script),
+    });
+    let tools = ChatTools::new(ToolOptions::with_bugs(requested));
+    let (inv, trace) = (world.invariants().clone(), world.trace().clone());
+    world.client("client", async move {
+        let sdk_call = tokio::spawn(sdk_flow(sdk.clone(), trace.clone()));
+        let exec_call = tokio::spawn(execute_flow(
+            exec,
+            tools.clone(),
+            inv.clone(),
+            trace.clone(),
+        ));
+        let bg_call = tokio::spawn(process_output_flow(bg, tools, inv.clone(), trace));
+        join_tasks(&inv, [exec_call, bg_call]).await;
+        if let Some(answer) = join_task(&inv, sdk_call).await
+            && check_sdk
+        {
+            check_sdk_answer(&inv, &sdk.expected, answer);
         }
-    }
-
-    fn build(&self, world: &mut SimWorld<'_>) {
-        let mut rng = world.rng(stream::WORKLOAD);
-        let jobs = [
-            ("long-build", long_build(&mut rng)),
-            ("long-build-exec", long_build(&mut rng)),
-            ("long-build-bg", long_build(&mut rng)),
-        ];
-        let requested = world.bugs().clone();
-        let check_sdk = !requested.is_on(Bug::NoSnapshotFallback);
-        let config = agent_config(&agent_bugs(&requested));
-        let parts = agent_host::host_agent(world, config, |_| {});
-        for (command, script) in &jobs {
-            parts.scripts.insert(*command, script.clone());
-        }
-        let [sdk, exec, bg] = jobs.map(|(command, script)| Flow {
-            command,
-            expected: FinalResult::of(&script),
-        });
-        let tools = ChatTools::new(ToolOptions::with_bugs(requested));
-        let (inv, trace) = (world.invariants().clone(), world.trace().clone());
-        world.client("client", async move {
-            let sdk_call = tokio::spawn(sdk_flow(sdk.clone(), trace.clone()));
-            let exec_call = tokio::spawn(execute_flow(
-                exec,
-                tools.clone(),
-                inv.clone(),
-                trace.clone(),
-            ));
-            let bg_call = tokio::spawn(process_output_flow(bg, tools, inv.clone(), trace));
-            join_tasks(&inv, [exec_call, bg_call]).await;
-            if let Some(answer) = join_task(&inv, sdk_call).await
-                && check_sdk
-            {
-                check_sdk_answer(&inv, &sdk.expected, answer);
-            }
-            Ok(())
-        });
-    }
+        Ok(())
+    });
 }
 
 /// One process and what it must report.

@@ -1,4 +1,4 @@
-//! The `agentsim` command line (DESIGN.md section 6).
+//! The `agentsim` command line.
 //!
 //! Exit codes: `run` 0 on pass, 1 on a failure (violation, panic,
 //! simulation error, nondeterminism); `sweep` 1 if any seed failed; 2 on bad
@@ -132,7 +132,7 @@ fn dispatch(command: Command) -> Result<ExitCode, UsageError> {
             for bug in Bug::ALL {
                 let by: Vec<&str> = catalog::registered()
                     .into_iter()
-                    .filter(|s| s.catches().contains(&bug))
+                    .filter(|s| s.catches().iter().any(|c| c.bug == bug))
                     .map(|s| s.name())
                     .collect();
                 let by = if by.is_empty() {
