@@ -233,7 +233,8 @@ pub struct Seams {
 }
 
 impl Seams {
-    /// The real world: `sh -c`, `std::fs`, the `git` CLI, uuid v4, the system clock.
+    /// The real world: `sh -c`, `std::fs` on a pool of 16 blocking threads,
+    /// the `git` CLI, uuid v4, the system clock.
     pub fn real(wait_delay: Duration) -> Self {
         Seams {
             offload: Arc::new(BlockingPool::new(16)),

@@ -176,7 +176,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         allowed_origins: args.allowed_origins,
         ..AgentConfig::default()
     };
-    let seams = Seams::real(config.wait_delay);
+    let seams = Seams {
+        offload: std::sync::Arc::new(agent::seams::BlockingPool::new(config.blocking_threads)),
+        ..Seams::real(config.wait_delay)
+    };
     let agent = Agent::new(config, seams);
     // Evicts old finished processes even when nobody lists them.
     let _sweeper = agent.processes().spawn_sweeper();
