@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-/// One historical bug. The string names are the CLI's `--bug NAME` values.
+/// One historical bug. The string names are the CLI's `--bug NAME` values;
+/// the ids (R1, ...) are the races of `docs/races.md`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Bug {
     /// R1: the output handler reads the buffer before the process info.
@@ -24,7 +25,7 @@ pub enum Bug {
     NoSnapshotFallback,
     /// R5: output/signal skip the chat-id check.
     ChatIdUnchecked,
-    /// Edits of one file are not serialised, so concurrent edit-files
+    /// R16: edits of one file are not serialised, so concurrent edit-files
     /// requests can lose an acknowledged update.
     UnserialisedEdits,
     /// R10: a signal that finds the process group gone answers 500 instead of

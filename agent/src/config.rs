@@ -1,4 +1,5 @@
-//! The agent's configuration: the spec's constants as overridable fields,
+//! The agent's configuration: the original agent's constants as overridable
+//! fields (defaults in `docs/agent-api.md#access-control-and-limits`),
 //! so tests can shrink a timeout instead of sleeping for it.
 
 use std::path::PathBuf;
@@ -6,11 +7,13 @@ use std::time::Duration;
 
 use crate::bugs::BugSet;
 
-/// Configuration of one agent. [`AgentConfig::default`] is the spec's values.
+/// Configuration of one agent. [`AgentConfig::default`] is the original
+/// agent's values.
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
     /// The configured working directory (the manifest's directory); used
-    /// for processes started without a workdir when it exists (spec 2.3.4).
+    /// for processes started without a workdir when it exists
+    /// (`docs/agent-api.md#processes`).
     pub dir: Option<PathBuf>,
     /// Known-bug switches turned on (all off by default).
     pub bugs: BugSet,
@@ -24,7 +27,7 @@ pub struct AgentConfig {
     /// Server cap on a `wait=true` output request (`maxWaitDuration`).
     pub max_wait: Duration,
     /// Headroom added to the write deadline of a blocking output request
-    /// beyond `max_wait` (fix of R6).
+    /// beyond `max_wait` (fix of race R6, `docs/races.md`).
     pub wait_deadline_headroom: Duration,
     /// How long after its exit a process is reaped by `list`.
     pub reap_age: Duration,

@@ -1,7 +1,8 @@
 //! The workspace agent: an HTTP API that runs processes, reads and edits
 //! files for an LLM, and streams git changes, re-implemented from the Go
-//! original (`shared/reference/agent-spec.md`) with its races fixed and each
-//! historical bug kept behind a runtime switch ([`bugs::Bug`]).
+//! original with its races fixed and each historical bug kept behind a
+//! runtime switch ([`bugs::Bug`]). The HTTP contract is
+//! `docs/agent-api.md`; the races and their fixes are `docs/races.md`.
 //!
 //! The agent never touches the outside world directly: everything goes
 //! through [`seams::Seams`] (processes, filesystem, git, ids, wall clock), so

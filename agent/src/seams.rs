@@ -1,4 +1,5 @@
-//! The seam between the real world and the simulation (DESIGN.md section 3).
+//! The seam between the real world and the simulation
+//! (`docs/design.md#seams`).
 //!
 //! Code that can run under simulation reaches processes, files, git, ids and
 //! the wall clock only through [`Seams`]. Durations and timers use
@@ -85,7 +86,7 @@ impl WallClock for TokioClock {
 }
 
 /// Where a process without a workdir runs: the user's home directory and the
-/// agent's own environment (injectable, spec 2.3 steps 4 and 7).
+/// agent's own environment (injectable; `docs/agent-api.md#processes`).
 pub trait EnvInfo: Send + Sync + 'static {
     fn home_dir(&self) -> Option<PathBuf>;
     fn environ(&self) -> Vec<(String, String)>;
@@ -129,8 +130,9 @@ impl EnvInfo for FixedEnvInfo {
     }
 }
 
-/// The update-env hook (#22451): given the agent's environment, returns the
-/// environment processes get. On error the agent's environment is used.
+/// The update-env hook (upstream #22451, U1 in `docs/races.md`): given the
+/// agent's environment, returns the environment processes get. On error the
+/// agent's environment is used.
 pub type UpdateEnvHook =
     Arc<dyn Fn(Vec<(String, String)>) -> Result<Vec<(String, String)>, String> + Send + Sync>;
 

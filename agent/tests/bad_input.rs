@@ -1,14 +1,14 @@
-//! The agent under hostile HTTP input (issue 8 item 2; spec sections 0,
-//! 2.2 and 4): proptest generates requests with random methods, paths
-//! (known routes, unknown routes, ids with odd characters), query strings,
-//! headers (malformed `Coder-Chat-Id` / `Coder-Ancestor-Chat-Ids` among
-//! them), JSON bodies of the wrong shapes and types, invalid UTF-8 and
-//! bodies beyond the size limit. They go to the router in process (tower
-//! `oneshot`: fast, no sockets) and, in a shorter run, through the real
-//! server on loopback.
+//! The agent under hostile HTTP input (the contract is `docs/agent-api.md`; the
+//! findings are the W-series of `docs/races.md`): proptest generates requests
+//! with random methods, paths (known routes, unknown routes, ids with odd
+//! characters), query strings, headers (malformed `Coder-Chat-Id` /
+//! `Coder-Ancestor-Chat-Ids` among them), JSON bodies of the wrong shapes and
+//! types, invalid UTF-8 and bodies beyond the size limit. They go to the router
+//! in process (tower `oneshot`: fast, no sockets) and, in a shorter run,
+//! through the real server on loopback.
 //!
 //! The property, for every request:
-//! * the answer is 2xx or 4xx, or one of the spec's own 5xx for its route
+//! * the answer is 2xx or 4xx, or one of the documented 5xx for its route
 //!   (e.g. a start whose spawn fails: 500 `Failed to start process.`);
 //! * every non-2xx answer is the JSON envelope `{"message", "detail"?,
 //!   "validations"?}` with `Content-Type: application/json`;

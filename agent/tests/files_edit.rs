@@ -1,7 +1,7 @@
 //! `POST /edit-files` through the router: the upstream `TestEditFiles`
 //! table (baseline matcher), permissions, symlinks, diffs, PathStore, and
 //! the fixes: empty search (R8), duplicate entries (R9), per-file
-//! serialisation of concurrent edits.
+//! serialisation of concurrent edits (R16; races in `docs/races.md`).
 
 // Test helpers outside #[test] fns may unwrap too (clippy.toml covers only the fns).
 #![allow(clippy::unwrap_used)]
@@ -171,7 +171,7 @@ async fn edit_files() {
             .expect("file3", "edited3 3"),
         // Baseline splice: the matched lines go with their endings and
         // whitespace, so the file's trailing spaces do not survive (the
-        // refined matcher of #24454 would keep "replaced   ").
+        // refined matcher of upstream #24454, U5, would keep "replaced   ").
         row("TrailingWhitespace")
             .file("trailing-ws", "foo   \nbar\t\t\nbaz")
             .edit("$/trailing-ws", vec![edit("foo\nbar\nbaz", "replaced")])

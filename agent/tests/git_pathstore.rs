@@ -1,4 +1,4 @@
-//! PathStore (spec 5.1), as upstream's `pathstore_test.go` (spec 8.5):
+//! PathStore (`docs/agent-api.md#git`), as upstream's `pathstore_test.go`:
 //! per-chat path sets, nil ids skipped, sorted de-duplicated reads, and
 //! coalescing subscriber signals delivered after the lock is released.
 
@@ -19,7 +19,7 @@ fn strings(paths: &[&str]) -> Vec<String> {
     paths.iter().map(|p| p.to_string()).collect()
 }
 
-/// `get_paths` as the spec states it: `None` or the sorted list.
+/// `get_paths` as the original states it: `None` or the sorted list.
 fn check_paths(store: &PathStore, chat: Uuid, want: Option<&[&str]>) {
     assert_eq!(
         store.get_paths(chat),

@@ -1,6 +1,6 @@
-//! The watch handler's subscribe and scan on real repositories (spec 5.3;
-//! upstream `agentgit_test.go`, spec 8.5), with the real `git` CLI in
-//! temporary directories. Scans are called directly, so no timer is
+//! The watch handler's subscribe and scan on real repositories
+//! (`docs/agent-api.md#git`; upstream `agentgit_test.go`), with the real `git`
+//! CLI in temporary directories. Scans are called directly, so no timer is
 //! involved.
 
 mod git_common;

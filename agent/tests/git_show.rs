@@ -1,6 +1,6 @@
-//! `GET /api/v0/git/show?repo_root=&path=&ref=` (spec 5.5; upstream
-//! `api_test.go`, spec 8.5) against real repositories, plus the watch
-//! endpoint answering a plain (non-upgrade) request.
+//! `GET /api/v0/git/show?repo_root=&path=&ref=` (`docs/agent-api.md#git`;
+//! upstream `api_test.go`) against real repositories, plus the watch endpoint
+//! answering a plain (non-upgrade) request.
 
 mod git_common;
 

@@ -1,6 +1,7 @@
-//! The watch WebSocket on tokio's paused clock over an in-memory scanner:
-//! the R2 interleaving end to end in both orders, the fallback ticker, the
-//! heartbeat, a missing git binary and the read limit. Served on a loopback port and read through the SDK.
+//! The watch WebSocket on tokio's paused clock over an in-memory scanner: the
+//! R2 interleaving (`docs/races.md`) end to end in both orders, the fallback
+//! ticker, the heartbeat, a missing git binary and the read limit. Served on a
+//! loopback port and read through the SDK.
 //!
 //! A paused clock over real sockets may jump ahead to the next timer as a
 //! message is delivered, so these tests bound times from below (a message

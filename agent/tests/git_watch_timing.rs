@@ -1,11 +1,11 @@
 //! The watch handler's run loop and deltas on tokio's paused clock, over an
-//! in-memory scanner (spec 5.3): scans on request at once, then at most one
-//! per 1 s cooldown with requests coalescing meanwhile, a 30 s fallback
-//! ticker, `last_scan_at` untouched by scans without roots, and a message
-//! only for repositories whose snapshot changed.
+//! in-memory scanner (`docs/agent-api.md#git`): scans on request at once, then
+//! at most one per 1 s cooldown with requests coalescing meanwhile, a 30 s
+//! fallback ticker, `last_scan_at` untouched by scans without roots, and a
+//! message only for repositories whose snapshot changed.
 //!
-//! Also R2 at the PathStore level: what the watch sees when a path is added
-//! between its subscribe and its read, in both orders.
+//! Also race R2 (`docs/races.md`) at the PathStore level: what the watch sees
+//! when a path is added between its subscribe and its read, in both orders.
 
 mod git_common;
 

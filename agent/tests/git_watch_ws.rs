@@ -1,7 +1,7 @@
-//! The watch WebSocket end to end (spec 5.2 to 5.4; upstream's WebSocket
-//! and E2E tests, spec 8.5): the agent's router served on a loopback port,
-//! the SDK's `watch_git` stream, the real `git` CLI in temporary
-//! repositories and the agent's PathStore as the feeder.
+//! The watch WebSocket end to end (`docs/agent-api.md#git`; upstream's
+//! WebSocket and E2E tests): the agent's router served on a loopback port, the
+//! SDK's `watch_git` stream, the real `git` CLI in temporary repositories and
+//! the agent's PathStore as the feeder.
 //!
 //! These run on the real clock, with the scan cooldown set to zero where
 //! upstream advanced a mock clock past it; nothing asserts on durations

@@ -1,5 +1,6 @@
-//! The head/tail buffer's contract: one test per upstream test of spec 8.1
-//! (same names, snake_case), then one per improvement of spec 1.7.
+//! The head/tail buffer's contract: one test per upstream test of the
+//! original buffer (same names, snake_case), then one per improvement, B1..B8
+//! in `docs/races.md`.
 
 use std::sync::Arc;
 
@@ -36,7 +37,7 @@ fn marker(omitted: u64) -> String {
     format!("\n\n... [omitted {omitted} bytes] ...\n\n")
 }
 
-// ---- spec 8.1 -------------------------------------------------------------
+// ---- upstream tests -------------------------------------------------------
 
 #[test]
 fn empty_buffer() {
@@ -231,7 +232,7 @@ fn multiple_lines_truncated() {
     assert_eq!(lines[2], "short two");
 }
 
-// ---- improvements (spec 1.7) ----------------------------------------------
+// ---- improvements (B1..B8) ------------------------------------------------
 
 /// `writers` threads each write `lines` numbered lines; totals add up, the
 /// retained bytes stay bounded and every snapshot stays under the cap.

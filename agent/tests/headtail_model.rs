@@ -308,7 +308,8 @@ proptest! {
 
 #[test]
 fn model_spot_checks() {
-    // The model itself, on the spec's examples.
+    // The model itself, on the documented examples
+    // (`docs/agent-api.md#process-output`).
     let m = Model {
         all: b"0123456789abcdefghij".to_vec(),
         max_head: 10,

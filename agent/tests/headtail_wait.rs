@@ -1,7 +1,7 @@
-//! Waiting for a buffer to close (spec 1.5, race R7), on tokio's paused
-//! clock: a waiter that arrives before, during or after `close` wakes; a
-//! bounded wait gives up at its timeout; writes wake no one. The "during"
-//! case (close between the waiter's check and its await) is the unit test in
+//! Waiting for a buffer to close (race R7 in `docs/races.md`), on tokio's
+//! paused clock: a waiter that arrives before, during or after `close` wakes; a
+//! bounded wait gives up at its timeout; writes wake no one. The "during" case
+//! (close between the waiter's check and its await) is the unit test in
 //! `agent/src/headtail/wait.rs`, which can stop the waiter exactly there.
 
 use std::sync::Arc;

@@ -1,6 +1,6 @@
-//! The upstream `agent/agentproc/api_test.go` suite (spec 8.2), one Rust
-//! test per Go subtest (same names, snake case), against a real agent on a
-//! loopback port with real processes and temporary directories.
+//! The upstream `agent/agentproc/api_test.go` suite, one Rust test per Go
+//! subtest (same names, snake case), against a real agent on a loopback port
+//! with real processes and temporary directories.
 
 mod common;
 

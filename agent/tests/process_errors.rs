@@ -1,7 +1,7 @@
-//! Bad input to the process API gets the spec's 4xx/5xx answers in the JSON
-//! envelope (spec 0 and 2.2), never a panic or a plain-text body; and the
-//! known-bug switches of the process API (spec 9: R1, R5, R10) flip exactly
-//! the behaviour they name.
+//! Bad input to the process API gets the documented 4xx/5xx answers in the
+//! JSON envelope (`docs/agent-api.md`), never a panic or a plain-text body;
+//! and the known-bug switches of the process API (races R1, R5, R10 in
+//! `docs/races.md`) flip exactly the behaviour they name.
 
 mod common;
 

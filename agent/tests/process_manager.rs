@@ -1,7 +1,7 @@
-//! The process manager's own contract (spec 2.3, 2.5, 2.8), on scripted
-//! processes and a paused clock: reaping after 5 minutes, the list's
+//! The process manager's own contract (`docs/agent-api.md#processes`), on
+//! scripted processes and a paused clock: reaping after 5 minutes, the list's
 //! deterministic tie-break and cap, the exit task's order, Close, and the
-//! Close-vs-start race (R15).
+//! Close-vs-start race (R15 in `docs/races.md`).
 
 mod common;
 

@@ -1,7 +1,6 @@
 //! The access log carries the caller's chat id (upstream
-//! `TestAccessLogIncludesChatID`, spec 8.2), and a panicking handler is
-//! recovered as a 500 in the JSON envelope (the original's Recover
-//! middleware).
+//! `TestAccessLogIncludesChatID`), and a panicking handler is recovered as a
+//! 500 in the JSON envelope (the original's Recover middleware).
 
 mod common;
 

@@ -1,12 +1,12 @@
-//! The server's write-deadline layer (spec 3, races R3 and R6): a blocking
-//! `wait=true` request outlives the write timeout only because its handler
-//! moves its connection's deadline; with `write-deadline-hidden` it cannot,
-//! and the client gets an EOF-style transport error when the handler
-//! finishes.
+//! The server's write-deadline layer (`docs/agent-api.md#conventions`,
+//! Timeouts; races R3 and R6 in `docs/races.md`): a blocking `wait=true`
+//! request outlives the write timeout only because its handler moves its
+//! connection's deadline; with `write-deadline-hidden` it cannot, and the
+//! client gets an EOF-style transport error when the handler finishes.
 //!
-//! Two families: real TCP with real processes and a 1 s write timeout, and
-//! the spec's own numbers (20 s, 5 min, 30 s) on a paused clock with
-//! scripted processes over in-memory streams.
+//! Two families: real TCP with real processes and a 1 s write timeout, and the
+//! real timeouts (20 s, 5 min, 30 s) on a paused clock with scripted processes
+//! over in-memory streams.
 
 mod common;
 
@@ -104,9 +104,9 @@ async fn write_deadline_hidden_does_not_affect_answers_within_the_timeout() {
     agent.stop().await;
 }
 
-// ---- The spec's numbers on a paused clock ----------------------------------
+// ---- The real timeouts on a paused clock -----------------------------------
 
-/// Starts a scripted `sleep 25; echo done` (spec 3's 20 s write timeout,
+/// Starts a scripted `sleep 25; echo done` (the 20 s write timeout,
 /// handler done at 25 s) and measures the blocking request.
 async fn paused_wait(config: AgentConfig, script: &str) -> (Outcome, Duration) {
     let (agent, _) = scripted_agent(config);

@@ -1,4 +1,4 @@
-//! Head/tail buffer workloads W1-W5 (DESIGN.md section 8), the same
+//! Head/tail buffer workloads W1-W5 (`docs/design.md#benchmarks`), the same
 //! definitions as the Go reference measurement:
 //!
 //! * W1: 1,048,576 writes of a 16-byte newline-terminated line (16 MiB).

@@ -33,10 +33,10 @@ use crate::world::{SimConfig, SimWorld};
 /// The agent's host name in every simulation.
 pub const AGENT_HOST: &str = "agent";
 
-/// The agent's configuration in a simulation: the spec's values, the
-/// project directory, and the run's bug switches. Clients reach the agent
-/// as `agent:4000`, so that is its listen host; its token is filled in from
-/// the run's seed by [`host_agent`].
+/// The agent's configuration in a simulation: the original agent's values, the
+/// project directory, and the run's bug switches. Clients reach the agent as
+/// `agent:4000`, so that is its listen host; its token is filled in from the
+/// run's seed by [`host_agent`].
 pub fn agent_config(bugs: &BugSet) -> AgentConfig {
     AgentConfig {
         dir: Some(PathBuf::from(PROJECT)),
@@ -133,9 +133,9 @@ pub async fn serve_agent(agent: Agent) -> io::Result<()> {
 }
 
 /// Registers the agent host [`AGENT_HOST`] on `world` (before any client,
-/// DESIGN.md section 9), serving `config` over fresh [`SimParts`]; `setup`
-/// seeds files, scripts and repositories first. A bounce restarts the agent
-/// over the same parts (files survive, processes do not).
+/// `docs/design.md#simulation-setup`), serving `config` over fresh
+/// [`SimParts`]; `setup` seeds files, scripts and repositories first. A bounce
+/// restarts the agent over the same parts (files survive, processes do not).
 ///
 /// An agent configured without a token gets the seed's ([`sim_token`]);
 /// [`connect`] and [`token`] hand it to the run's clients.

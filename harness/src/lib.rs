@@ -37,10 +37,10 @@ pub use seed::Seed;
 pub use trace::Trace;
 pub use world::{SimConfig, SimWorld};
 
-/// What a scenario file needs, in one import: the world and its settings,
-/// the spec it declares itself with, invariants and trace, seeded streams
-/// and the rng trait to draw from them, scripted processes, faults, and the
-/// simulated agent host.
+/// What a scenario file needs, in one import: the world and its settings, the
+/// [`ScenarioSpec`] it declares itself with, invariants and trace, seeded
+/// streams and the rng trait to draw from them, scripted processes, faults, and
+/// the simulated agent host.
 pub mod prelude {
     pub use agent::{Bug, BugSet};
     pub use rand::Rng;

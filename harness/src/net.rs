@@ -6,7 +6,7 @@
 //! simulated `TcpStream`. [`serve_plain`] is a minimal accept loop for the
 //! harness's own self-tests (the agent has its own server with the
 //! write-deadline layer); it turns off hyper's `Date` header, which reads
-//! the real clock (DESIGN.md section 9).
+//! the real clock (`docs/design.md#determinism-rules`).
 
 use std::convert::Infallible;
 use std::io;

@@ -2,10 +2,10 @@
 //!
 //! A panic in a task the agent spawned (a request handler, an exit task) is
 //! caught by tokio and only ends that task; the simulation may then finish
-//! "successfully" (DESIGN.md section 9). A process-wide panic hook, installed
-//! once, records every panic on a thread that has an active [`Capture`]
-//! (each simulation runs on one OS thread) and stays silent about it;
-//! panics on other threads go to the previous hook as before.
+//! "successfully" (`docs/design.md#simulation-setup`). A process-wide panic
+//! hook, installed once, records every panic on a thread that has an active
+//! [`Capture`] (each simulation runs on one OS thread) and stays silent about
+//! it; panics on other threads go to the previous hook as before.
 
 use std::cell::RefCell;
 use std::panic::PanicHookInfo;

@@ -4,8 +4,8 @@
 //! The runner needs a [`Scenario`] (a trait object, so that ad-hoc
 //! scenarios made of closures work too). A catalog scenario is declared as
 //! one [`ScenarioSpec`] value instead: its metadata is data the catalog,
-//! the CLI and the table-driven tests iterate, and the spec implements the
-//! trait.
+//! the CLI and the table-driven tests iterate, and the `ScenarioSpec`
+//! implements the trait.
 
 use agent::Bug;
 

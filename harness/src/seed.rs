@@ -121,7 +121,7 @@ impl SeedRange {
 }
 
 impl Default for SeedRange {
-    /// `0..1000`, the default sweep (DESIGN.md section 6).
+    /// `0..1000`, the default sweep (`docs/design.md#cli`).
     fn default() -> Self {
         SeedRange::new(0..1000)
     }

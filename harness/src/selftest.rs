@@ -9,11 +9,11 @@
 //! ([`HttpAgentConn::send_json`] over [`TurmoilConnector`]) with several
 //! concurrent pollers and one blocking waiter.
 //!
-//! The miniature output handler keeps the R1 shape: with
-//! `stale-output-read` on it reads the buffer before the process state,
+//! The miniature output handler keeps the shape of race R1 (`docs/races.md`):
+//! with `stale-output-read` on it reads the buffer before the process state,
 //! with a yield point in between, so the harness must find seeds where a
-//! "finished" answer carries stale output. It is a model of the race, not
-//! the agent's code, so it is not in the public scenario catalog.
+//! "finished" answer carries stale output. It is a model of the race, not the
+//! agent's code, so it is not in the public scenario catalog.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -234,7 +234,7 @@ async fn start(
     let (m, workdir) = (mini.clone(), req.workdir.unwrap_or_default());
     tokio::spawn(async move {
         // The exit task: the future resolves after the drain; publish,
-        // then wake waiters, then feed the PathStore (spec 2.3 step 11).
+        // then wake waiters, then feed the PathStore (the agent's order).
         let status = spawned.exit.await;
         yield_point("selftest.exit.before_publish").await;
         if let Ok(mut s) = proc.state.lock() {

@@ -6,21 +6,21 @@
 //! command string in a [`ScriptBook`]; an unknown command behaves like
 //! `sh` does (`not found`, exit 127).
 //!
-//! A spawned process is a group: the shell plus its grandchildren, each a
-//! task on the host's runtime. The exit future resolves like Go's
-//! `cmd.Wait` with `WaitDelay` (spec 2.3 steps 8 and 11.1): once the shell
-//! has exited, it waits for every pipe holder to exit, at most the wait
-//! delay; on expiry the pipe is force-closed (later writes are lost) and a
-//! successful exit turns into a wait error (exit code -1). Signals follow
-//! spec 2.6: `kill` ends every member, `terminate` applies each member's
-//! reaction, and a group with no live member answers "no such process".
+//! A spawned process is a group: the shell plus its grandchildren, each a task
+//! on the host's runtime. The exit future resolves like Go's `cmd.Wait` with
+//! `WaitDelay`: once the shell has exited, it waits for every pipe holder to
+//! exit, at most the wait delay; on expiry the pipe is force-closed (later
+//! writes are lost) and a successful exit turns into a wait error (exit
+//! code -1). Signals follow the signal endpoint (`docs/agent-api.md#processes`):
+//! `kill` ends every member, `terminate` applies each member's reaction, and a
+//! group with no live member answers "no such process".
 //!
-//! Known-bug switch `reaper-steals` (spec R4): with it on, every shell exit
-//! also wakes a reap-everything loop (PID-1 mode's `waitpid(-1)`), and
-//! whichever of it and the manager's wait runs first collects the status.
-//! When the reaper wins, the manager's wait gets ECHILD, a wait error: exit
-//! code -1. Without it, the manager's wait is the status's single owner
-//! (the #22881 design).
+//! Known-bug switch `reaper-steals` (race R4 in `docs/races.md`): with it on,
+//! every shell exit also wakes a reap-everything loop (PID-1 mode's
+//! `waitpid(-1)`), and whichever of it and the manager's wait runs first
+//! collects the status. When the reaper wins, the manager's wait gets ECHILD, a
+//! wait error: exit code -1. Without it, the manager's wait is the status's
+//! single owner (the design of upstream #22881, U2).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -242,7 +242,7 @@ pub struct SimExec {
 }
 
 impl SimExec {
-    /// `wait_delay` is the agent's (spec 2.3 step 8, 5 s by default).
+    /// `wait_delay` is the agent's (5 s by default).
     pub fn new(book: ScriptBook, wait_delay: Duration, trace: Trace) -> Self {
         SimExec {
             book,
@@ -688,7 +688,7 @@ mod tests {
     #[test]
     fn a_grandchild_outliving_the_wait_delay_turns_success_into_a_wait_error() {
         // `sleep 300 & echo hi`: looks running for 5 s, then exit code -1
-        // and later output is lost (spec 2.3).
+        // and later output is lost.
         let child = Script::new().sleep(Duration::from_secs(30)).write("lost\n");
         let script = Script::new().background(child).write("hi\n");
         let seen = run(script, idle);

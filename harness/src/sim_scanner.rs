@@ -30,7 +30,8 @@ use async_trait::async_trait;
 
 use crate::sim_fs::SimFs;
 
-/// Diffs beyond this are replaced by a note (`maxTotalDiffSize`, spec 5.3).
+/// Diffs beyond this are replaced by a note (the original's
+/// `maxTotalDiffSize`).
 pub const MAX_TOTAL_DIFF: usize = 3 * 1024 * 1024;
 
 /// A working or committed file: content and whether it is executable.

@@ -1,10 +1,10 @@
 //! The simulated world a scenario builds: turmoil configured from the seed,
 //! plus the run's trace, invariants, fault plan and end-of-run checks.
 //!
-//! [`SimConfig`] fixes what DESIGN.md section 9 warns about: an explicit
-//! epoch (turmoil's default is the real clock), a tick well below the
-//! message latency (else every seed runs identically) and a simulation
-//! duration long enough for the scenario.
+//! [`SimConfig`] fixes what `docs/design.md#simulation-setup` lists: an
+//! explicit epoch (turmoil's default is the real clock), a tick well below the
+//! message latency (else every seed runs identically) and a simulation duration
+//! long enough for the scenario.
 
 use std::future::Future;
 use std::time::Duration;
@@ -126,7 +126,8 @@ impl<'a> SimWorld<'a> {
     }
 
     /// Registers a server host; `software` is called again on a bounce.
-    /// Register the agent before its clients (DESIGN.md section 9).
+    /// Register the agent before its clients
+    /// (`docs/design.md#simulation-setup`).
     pub fn host<F, Fut>(&mut self, name: &str, software: F)
     where
         F: Fn() -> Fut + 'a,

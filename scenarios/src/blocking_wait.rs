@@ -1,5 +1,5 @@
-//! `blocking-wait` (R7): blocking output calls (`wait=true`)
-//! registered around the moment a process exits.
+//! `blocking-wait` (race R7 in `docs/races.md`): blocking output calls
+//! (`wait=true`) registered around the moment a process exits.
 //!
 //! Scripted processes run for a seeded time; for each, several waiters send
 //! their blocking call at seeded moments, most of them within a few

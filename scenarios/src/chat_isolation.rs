@@ -1,8 +1,8 @@
-//! `chat-isolation` (R5): several chats, each with its own SDK
-//! connection (its `Coder-Chat-Id` header) and its own processes, plus now
-//! and then a caller without a chat and a process it started. Every chat
-//! runs a seeded sequence of calls concurrently with the others, and tries
-//! the ids of other chats' processes it has learnt. Invariants:
+//! `chat-isolation` (race R5 in `docs/races.md`): several chats, each with its
+//! own SDK connection (its `Coder-Chat-Id` header) and its own processes, plus
+//! now and then a caller without a chat and a process it started. Every chat
+//! runs a seeded sequence of calls concurrently with the others, and tries the
+//! ids of other chats' processes it has learnt. Invariants:
 //!
 //! - `no-cross-chat-output`: output of another chat's process is 404
 //!   `Process "<id>" not found.`; an own process's output holds only the
@@ -12,7 +12,7 @@
 //! - `list-is-scoped`: a chat's list shows exactly its own processes
 //!   (chat-less ones are hidden); a caller without a chat sees everyone's.
 //! - `chatless-process-visible`: output of a chat-less process is allowed
-//!   to a chat (the spec's asymmetry).
+//!   to a chat (the documented asymmetry, `docs/agent-api.md#processes`).
 //! - `own-process-untouched`: every process ends with exactly its script's
 //!   output and exit code.
 //!
@@ -205,7 +205,7 @@ struct Run {
     caller: Caller,
 }
 
-/// Whether `e` is the 404 the spec gives for another chat's process.
+/// Whether `e` is the 404 the agent gives for another chat's process.
 fn is_not_found(e: &SdkError, id: &str) -> bool {
     matches!(e, SdkError::Status { status: 404, message, .. }
         if *message == format!("Process {id:?} not found."))

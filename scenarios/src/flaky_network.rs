@@ -1,7 +1,7 @@
-//! `flaky-network` (R3 tool half, R11, R12): the chat tools (`execute`,
-//! `process_output`) run on a `chatd` host over the SDK while the link to
-//! the agent suffers seeded latency spikes, holds and partitions (turmoil's
-//! network controls, through the fault plan).
+//! `flaky-network` (races R3 tool half, R11, R12 in `docs/races.md`): the chat
+//! tools (`execute`, `process_output`) run on a `chatd` host over the SDK while
+//! the link to the agent suffers seeded latency spikes, holds and partitions
+//! (turmoil's network controls, through the fault plan).
 //!
 //! Invariants:
 //! * `tool-result-is-true-or-names-process`: a tool answers with the
@@ -10,16 +10,16 @@
 //!   names the process: `execute` carries it as `background_process_id` (the
 //!   field the model re-attaches with); `process_output` is called with the
 //!   id, and its errors are failures about that id (the SDK's error texts
-//!   carry it in the URL, except the spec's bare `context deadline
+//!   carry it in the URL, except the original's bare `context deadline
 //!   exceeded`).
-//!   The one exception is the spec's own R11: a start that fails (`start
+//!   The one exception is the original's own R11: a start that fails (`start
 //!   process: ...`) has no id to give.
 //! * `partial-output-is-a-prefix`: output of a running process (not yet
 //!   truncated) is a prefix of what the script writes.
 //! * `tool-call-bounded`: no call outlives its timeout plus [`MARGIN`].
 //!   After its deadline a tool makes exactly one more request, the
 //!   non-blocking snapshot bounded by its own budget ([`SNAPSHOT_BUDGET`]
-//!   here, 30 s in the spec), so the margin is that budget plus the timer
+//!   here, 30 s in the original), so the margin is that budget plus the timer
 //!   slack of the simulation's tick.
 //! * `no-output-lost`: once the network has healed, every scripted process
 //!   the agent knows (orphans of failed starts included) reports exactly
@@ -181,7 +181,7 @@ fn check_output(inv: &Invariants, job: &Job, id: &str, a: &Answer) -> bool {
     let who = format!("process_output {} ({id})", job.command);
     if !a.error.is_empty() {
         // The model named the process in the call; the error text names it
-        // too (the SDK's URL) except for a deadline, which is the spec's
+        // too (the SDK's URL) except for a deadline, which is the original's
         // bare `context deadline exceeded`.
         inv.check(
             "tool-result-is-true-or-names-process",

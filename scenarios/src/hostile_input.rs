@@ -1,14 +1,15 @@
-//! `hostile-input` (issue 8 item 2, simulation half): a `fuzzer` host sends
-//! hostile HTTP requests to the agent under simulation (turmoil network,
-//! `SimFs`, `SimExec`), drawn from the same proptest strategies as
-//! `agent/tests/bad_input.rs` (the shared `agent/tests/hostile` module,
-//! included here by path) with a proptest rng seeded from the run's
-//! workload stream, so each seed is one fixed sequence of requests.
+//! `hostile-input` (the simulation half of the hostile-input tests,
+//! `docs/design.md#tests`): a `fuzzer` host sends hostile HTTP requests to the
+//! agent under simulation (turmoil network, `SimFs`, `SimExec`), drawn from the
+//! same proptest strategies as `agent/tests/bad_input.rs` (the shared
+//! `agent/tests/hostile` module, included here by path) with a proptest rng
+//! seeded from the run's workload stream, so each seed is one fixed sequence of
+//! requests.
 //!
 //! Invariants, per request (the property of `bad_input.rs`):
 //! * `hostile-answer-well-formed`: an answer comes (within
 //!   [`ANSWER_WITHIN`]; the wait cap is 100 ms), and it is 2xx or 4xx or
-//!   the spec's own 5xx for the route, every non-2xx is the JSON envelope,
+//!   the documented 5xx for the route, every non-2xx is the JSON envelope,
 //!   every success but a raw read is a JSON object;
 //! * `rejected-request-changes-nothing`: unless a file-writing route
 //!   answered 2xx, no file, directory or symlink anywhere in `SimFs`
@@ -18,7 +19,7 @@
 //!
 //! No historical switch belongs to this scenario; the tests show instead
 //! that the generated input gets deep (2xx answers from every route,
-//! rejections from the body limit, the spec's own 5xx).
+//! rejections from the body limit, the documented 5xx).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,9 @@
-//! `lost-path-notification` (spec R2): a chat connects the git watch while
-//! its PathStore entry is empty, then a tool call (write-file with the chat
-//! headers) adds a path in a repository. Invariant: a `changes` message for
-//! the repository arrives within the scan cooldown plus network latency,
-//! well under the 30 s fallback ticker. Catches `paths-before-subscribe`.
+//! `lost-path-notification` (race R2 in `docs/races.md`): a chat connects the
+//! git watch while its PathStore entry is empty, then a tool call (write-file
+//! with the chat headers) adds a path in a repository. Invariant: a `changes`
+//! message for the repository arrives within the scan cooldown plus network
+//! latency, well under the 30 s fallback ticker. Catches
+//! `paths-before-subscribe`.
 //!
 //! The watch client speaks WebSocket directly (tokio-tungstenite over a
 //! turmoil stream), so this scenario depends only on the agent's endpoint.

@@ -1,4 +1,5 @@
-//! `signal-vs-exit` (spec R10 and R4): signals sent while a process exits.
+//! `signal-vs-exit` (races R10 and R4 in `docs/races.md`): signals sent while
+//! a process exits.
 //!
 //! Scripted processes run for a seeded time (some leave a grandchild
 //! draining the pipe a little longer); several signallers each send one

@@ -1,7 +1,7 @@
-//! `stale-output` (spec R1): scripted processes write in chunks and exit
-//! while clients read their output concurrently, plain and `wait=true`.
-//! Invariant: an answer saying `running: false` carries the final output
-//! and exit code. Catches `stale-output-read`.
+//! `stale-output` (race R1 in `docs/races.md`): scripted processes write in
+//! chunks and exit while clients read their output concurrently, plain and
+//! `wait=true`. Invariant: an answer saying `running: false` carries the final
+//! output and exit code. Catches `stale-output-read`.
 
 use std::time::Duration;
 

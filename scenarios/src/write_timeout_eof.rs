@@ -1,6 +1,6 @@
-//! `write-timeout-eof` (spec R3): processes outlive the agent's 20 s write
-//! timeout while clients block on their output, through three paths at
-//! once:
+//! `write-timeout-eof` (race R3 in `docs/races.md`): processes outlive the
+//! agent's 20 s write timeout while clients block on their output, through
+//! three paths at once:
 //!
 //! - the SDK's blocking output call (`wait=true`);
 //! - the `execute` tool (its one blocking wait, then its snapshot

@@ -1,4 +1,4 @@
-//! The `agentsim` binary's contract (DESIGN.md section 6): subcommands,
+//! The `agentsim` binary's contract (`docs/design.md#cli`): subcommands,
 //! output shapes and exit codes (0 pass, 1 failure, 2 bad usage).
 
 use assert_cmd::Command;

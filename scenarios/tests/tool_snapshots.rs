@@ -1,5 +1,6 @@
 //! Snapshots of every chat tool's output, run against the real agent under
-//! simulation (issue 7 item 3).
+//! simulation (the snapshot layer of `docs/design.md#tests`; the tools are
+//! described in `docs/design.md#clients`).
 //!
 //! Each case is data: the agent's world (files, scripted commands, bug
 //! switches, faults), what a client does before (start processes, as some
@@ -304,7 +305,7 @@ fn check(name: &str, case: Case) {
     settings.bind(|| insta::assert_json_snapshot!(name, view));
 }
 
-// ---- execute (spec 6.1, upstream execute_test.go of spec 8.6) ---------------
+// ---- execute (upstream execute_test.go) -------------------------------------
 
 /// A long-running dev server.
 fn server() -> Script {
@@ -575,7 +576,7 @@ fn execute_recursive_grep_gets_no_note() {
     );
 }
 
-// ---- process_output (spec 6.2) -----------------------------------------------
+// ---- process_output ---------------------------------------------------------
 
 #[test]
 fn process_output_running() {
@@ -682,7 +683,7 @@ fn process_output_invalid_wait_timeout() {
     );
 }
 
-// ---- process_list, process_signal (spec 6.3) ----------------------------------
+// ---- process_list, process_signal -------------------------------------------
 
 /// Three processes: chat A's server (running) and failing test run
 /// (exited 1), and chat B's watcher (running).
@@ -797,7 +798,7 @@ fn process_signal_invalid_signal() {
     );
 }
 
-// ---- read_file (spec 6.4) -------------------------------------------------------
+// ---- read_file --------------------------------------------------------------
 
 const MAIN_GO: &str = "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hi\")\n}\n";
 
@@ -887,7 +888,7 @@ fn read_file_empty_file() {
     );
 }
 
-// ---- edit_files (spec 6.5) -------------------------------------------------------
+// ---- edit_files -------------------------------------------------------------
 
 /// One file's edits as `(search, replace, replace_all)`.
 fn edits(path: &str, list: &[(&str, &str, bool)]) -> Value {
@@ -1001,7 +1002,7 @@ fn edit_files_empty_search() {
 #[test]
 fn edit_files_empty_search_with_replace_all() {
     // The baseline matcher put the replacement between every character
-    // (R8); the agent rejects an empty search instead.
+    // (race R8 in `docs/races.md`); the agent rejects an empty search instead.
     let path = project("config.yaml");
     check(
         "edit_files_empty_search_with_replace_all",
@@ -1055,7 +1056,7 @@ fn edit_files_no_files() {
     );
 }
 
-// ---- write_file (spec 6.5) -------------------------------------------------------
+// ---- write_file -------------------------------------------------------------
 
 #[test]
 fn write_file_creates_parents() {

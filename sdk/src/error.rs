@@ -1,6 +1,6 @@
 //! SDK errors. A non-2xx answer carries method, URL, status, message and
-//! detail, and renders as the Go SDK's text (spec section 0), which the chat
-//! tools embed in their results.
+//! detail, and renders as the Go SDK's text (`docs/design.md#clients`), which
+//! the chat tools embed in their results.
 
 /// An error from an SDK call.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

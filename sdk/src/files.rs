@@ -1,6 +1,6 @@
-//! File API calls (spec section 7). Query values are percent-escaped (the
-//! original interpolated them raw, so `/tmp/a&b` became `path=/tmp/a` plus an
-//! unknown parameter, and `+` became a space).
+//! File API calls (`docs/agent-api.md#files`). Query values are percent-escaped
+//! (the original interpolated them raw, so `/tmp/a&b` became `path=/tmp/a` plus
+//! an unknown parameter, and `+` became a space: W17 in `docs/races.md`).
 
 use bytes::Bytes;
 use http::Method;

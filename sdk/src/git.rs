@@ -1,9 +1,9 @@
-//! The git watch stream (spec 5.2, 7): a WebSocket to
-//! `GET /api/v0/git/watch[?chat_id=]` over the connector's byte stream.
-//! Server messages come in as a typed [`Stream`]; `refresh` (or any client
-//! message) goes out through [`GitWatch::refresh`] / [`GitWatch::send`].
-//! [`GitWatch::split`] gives separate halves for a reader task and a
-//! sender task.
+//! The git watch stream (`docs/agent-api.md#git`): a WebSocket to
+//! `GET /api/v0/git/watch[?chat_id=]` over the connector's byte stream. Server
+//! messages come in as a typed [`Stream`]; `refresh` (or any client message)
+//! goes out through [`GitWatch::refresh`] / [`GitWatch::send`].
+//! [`GitWatch::split`] gives separate halves for a reader task and a sender
+//! task.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};

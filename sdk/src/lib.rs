@@ -4,7 +4,7 @@
 //! implements it over HTTP/1 with one connection per request (the original
 //! disables keep-alive), through a [`Connector`] seam: real TCP here,
 //! turmoil TCP under simulation. Path and query components are escaped
-//! (the original interpolated them raw: spec section 7).
+//! (the original interpolated them raw: W17 in `docs/races.md`).
 
 pub mod conn;
 pub mod connector;

@@ -1,4 +1,4 @@
-//! Process API calls (spec section 7).
+//! Process API calls (`docs/agent-api.md#processes`).
 
 use http::Method;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};

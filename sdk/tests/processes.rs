@@ -1,6 +1,6 @@
-//! The SDK's process calls end to end against a real agent on a loopback
-//! port with real processes (spec 7): start, list, output (with wait),
-//! signal; chat headers; errors that carry status, message and detail;
+//! The SDK's process calls end to end against a real agent on a loopback port
+//! with real processes (`docs/design.md#clients`): start, list, output (with
+//! wait), signal; chat headers; errors that carry status, message and detail;
 //! escaped ids; and the write-timeout EOF as a transport error.
 
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! The LLM passes `timeout` / `wait_timeout` as Go duration strings and the
 //! tools echo durations back inside messages (`command timed out after 10s`),
 //! so both directions must match Go byte for byte, error texts included
-//! (spec section 0).
+//! (`docs/design.md#clients`).
 
 use std::fmt;
 use std::time::Duration;

@@ -1,6 +1,6 @@
-//! The `execute` tool (spec 6.1): runs a shell command through the agent's
-//! process API, in the foreground with one blocking wait and a snapshot
-//! fallback, or in the background.
+//! The `execute` tool (`docs/design.md#clients`): runs a shell command through
+//! the agent's process API, in the foreground with one blocking wait and a
+//! snapshot fallback, or in the background.
 
 use std::collections::BTreeMap;
 
@@ -161,8 +161,8 @@ async fn run_foreground(
 ) -> ToolResult {
     let deadline = deadline_after(timeout);
     let start = Instant::now();
-    // Started under the command's deadline (R11): a timeout that has already
-    // passed fails the start.
+    // Started under the command's deadline (race R11 in `docs/races.md`): a
+    // timeout that has already passed fails the start.
     let id = match until(deadline, conn.start_process(request)).await {
         Ok(resp) => resp.id,
         Err(e) => {
@@ -208,8 +208,9 @@ async fn wait_for_process(
     };
     let timed_out_now = Instant::now() >= deadline;
     if !timed_out_now && opts.bugs.is_on(Bug::NoSnapshotFallback) {
-        // Pre-#23383: a transport error ends the call without a snapshot,
-        // losing the process id and whatever result the process had.
+        // Before upstream #23383 (U3): a transport error ends the call without
+        // a snapshot, losing the process id and whatever result the process
+        // had.
         agent::sim::bug_taken(Bug::NoSnapshotFallback);
         cov_mark::hit!(execute_no_snapshot_fallback);
         return ExecuteResult::failure(format!("get process output: {original}"));

@@ -1,5 +1,5 @@
-//! The file tools (spec 6.4, 6.5): `read_file` (line-numbered pages),
-//! `edit_files` (search and replace, atomic per call) and `write_file`.
+//! The file tools (`docs/design.md#clients`): `read_file` (line-numbered
+//! pages), `edit_files` (search and replace, atomic per call) and `write_file`.
 
 use std::collections::BTreeMap;
 

@@ -2,10 +2,9 @@
 //! `%q` quoting.
 //!
 //! The original tools marshal their results with Go's `json.Marshal`, which
-//! HTML-escapes `<`, `>` and `&` and escapes U+2028 / U+2029 (the SDK's
-//! request bodies do not, spec section 7). Field order comes from the Rust
-//! types: structs keep declaration order, maps are `BTreeMap`s (Go sorts map
-//! keys).
+//! HTML-escapes `<`, `>` and `&` and escapes U+2028 / U+2029 (the SDK's request
+//! bodies do not). Field order comes from the Rust types: structs keep
+//! declaration order, maps are `BTreeMap`s (Go sorts map keys).
 
 use serde::Serialize;
 

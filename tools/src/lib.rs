@@ -1,4 +1,4 @@
-//! LLM-facing chat tools on top of the agent SDK (spec section 6):
+//! LLM-facing chat tools on top of the agent SDK (`docs/design.md#clients`):
 //! `execute`, `process_output`, `process_list`, `process_signal`,
 //! `read_file`, `edit_files`, `write_file`.
 //!

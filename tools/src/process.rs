@@ -1,5 +1,5 @@
-//! The process tools (spec 6.2, 6.3): `process_output` (blocking read with
-//! a snapshot fallback), `process_list` and `process_signal`.
+//! The process tools (`docs/design.md#clients`): `process_output` (blocking
+//! read with a snapshot fallback), `process_list` and `process_signal`.
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
 //! What a tool hands back to the LLM: [`ToolResult`] (text + error flag),
 //! the execute family's [`ExecuteResult`] JSON, the 32 KiB output cap and the
-//! file-dump advisory note (spec 6.1 steps 8 and 9).
+//! file-dump advisory note (`docs/design.md#clients`).
 
 use std::sync::LazyLock;
 
@@ -22,8 +22,8 @@ pub const STILL_RUNNING_NOTE: &str = "process is still running";
 
 /// A tool's answer: text content, flagged when it is an error response.
 ///
-/// "Error response" (spec 6) = plain text with `is_error`; "JSON result" =
-/// text holding a JSON object, not flagged, even when it reports a failure.
+/// "Error response" = plain text with `is_error`; "JSON result" = text holding
+/// a JSON object, not flagged, even when it reports a failure.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ToolResult {
     pub text: String,
@@ -57,7 +57,7 @@ impl ToolResult {
 }
 
 /// The execute family's result object. Field order is the JSON order; `exit_code`
-/// and `wall_duration_ms` are never omitted (spec 6.1).
+/// and `wall_duration_ms` are never omitted.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ExecuteResult {
     pub success: bool,
@@ -122,7 +122,8 @@ pub fn exit_code(resp: &ProcessOutputResponse) -> i64 {
 }
 
 /// Caps `output` at [`MAX_OUTPUT_TO_MODEL`] bytes, dropping a character the
-/// cut would split, so the result is always valid UTF-8 (W5).
+/// cut would split, so the result is always valid UTF-8 (B5 in
+/// `docs/races.md`).
 pub fn truncate_output(output: &str) -> &str {
     truncate_at(output, MAX_OUTPUT_TO_MODEL)
 }

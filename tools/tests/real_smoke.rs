@@ -1,6 +1,6 @@
-//! Real-mode smoke test (issue 7 item 5): the chat tools through the real
-//! SDK (`HttpAgentConn` over loopback TCP) against a real agent running real
-//! processes in a temporary directory.
+//! Real-mode smoke test (the real-world layer of `docs/design.md#tests`): the
+//! chat tools through the real SDK (`HttpAgentConn` over loopback TCP) against
+//! a real agent running real processes in a temporary directory.
 //!
 //! The agent runs in-process: `agent::http::serve` on a `127.0.0.1:0`
 //! listener with `Seams::real`, which is exactly what the `agent` binary

@@ -1,5 +1,5 @@
-//! HTTP handlers of the file API under `/api/v0` (spec section 4): query and
-//! body decoding only; the logic lives in [`super::read`],
+//! HTTP handlers of the file API under `/api/v0` (`docs/agent-api.md#files`):
+//! query and body decoding only; the logic lives in [`super::read`],
 //! [`super::write`] and [`super::edit`].
 
 use axum::Router;

@@ -1,5 +1,5 @@
-//! `POST /edit-files` (spec 4.4): two-phase search/replace over one or more
-//! files.
+//! `POST /edit-files` (`docs/agent-api.md#files`): two-phase search/replace
+//! over one or more files.
 //!
 //! Phase 1 validates every entry, resolves its symlinks, reads the file and
 //! applies its edits in memory; errors from all entries are collected (one
@@ -8,11 +8,11 @@
 //! atomically, keeping its mode; a failure there returns at once (files
 //! written before stay written: there is no cross-file transaction).
 //!
-//! Fixed here: two entries naming one file, directly or through a symlink,
-//! are rejected (R9; the original let the later write silently drop the
-//! earlier entry's edits), and the files' locks are held from the read in
-//! phase 1 to the last write of phase 2, so concurrent requests cannot lose
-//! each other's updates.
+//! Fixed here: two entries naming one file, directly or through a symlink, are
+//! rejected (race R9 in `docs/races.md`; the original let the later write
+//! silently drop the earlier entry's edits), and the files' locks are held from
+//! the read in phase 1 to the last write of phase 2, so concurrent requests
+//! cannot lose each other's updates.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;

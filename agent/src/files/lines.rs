@@ -1,5 +1,6 @@
-//! The line reader behind `GET /read-file-lines` (spec 4.1), as a pure
-//! function over the file's bytes so it can be benchmarked and proptested.
+//! The line reader behind `GET /read-file-lines` (`docs/agent-api.md#files`),
+//! as a pure function over the file's bytes so it can be benchmarked and
+//! proptested.
 //!
 //! Lines are split on `\n` only (a `\r` stays on its line) and a trailing
 //! newline yields a final empty line that is counted and numbered. Each line

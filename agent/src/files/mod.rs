@@ -1,5 +1,6 @@
-//! The file API (spec section 4): read-file-lines, read-file, write-file and
-//! edit-files with the fuzzy cascade, all through the [`fs::Fs`] seam.
+//! The file API (`docs/agent-api.md#files`): read-file-lines, read-file,
+//! write-file and edit-files with the fuzzy cascade, all through the
+//! [`fs::Fs`] seam.
 //!
 //! Layout: [`api`] holds the thin HTTP handlers; [`read`], [`write`] and
 //! [`edit`] the endpoint logic; [`fuzzy`] (the matcher) and [`lines`] (the
@@ -7,11 +8,11 @@
 //! [`goerr`] are the shared plumbing (query validation, symlink resolution,
 //! Go-shaped error texts).
 //!
-//! Fixed here where the original was broken: an empty search is rejected
-//! (R8); two entries for one file, directly or through a symlink, are
-//! rejected (R9); edits and writes of one file are serialised ([`FileLocks`],
-//! switch [`crate::Bug::UnserialisedEdits`]); every write is a temp file plus
-//! rename, so a failed write leaves the original byte-identical.
+//! Fixed here where the original was broken: an empty search is rejected (race
+//! R8 in `docs/races.md`); two entries for one file, directly or through a
+//! symlink, are rejected (R9); edits and writes of one file are serialised
+//! ([`FileLocks`], switch [`crate::Bug::UnserialisedEdits`]); every write is a
+//! temp file plus rename, so a failed write leaves the original byte-identical.
 
 pub mod api;
 pub mod edit;

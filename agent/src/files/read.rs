@@ -1,4 +1,4 @@
-//! `GET /read-file-lines` (spec 4.1) and `GET /read-file` (spec 4.2).
+//! `GET /read-file-lines` and `GET /read-file` (`docs/agent-api.md#files`).
 
 use std::io;
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! Wire types of the file API (spec section 4).
+//! Wire types of the file API (`docs/agent-api.md#files`).
 
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +23,8 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// The limits of a read-file-lines call (spec 4.1 defaults).
+/// The limits of a read-file-lines call (defaults in
+/// `docs/agent-api.md#files`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReadFileLinesLimits {
     pub max_file_size: u64,

@@ -1,7 +1,7 @@
-//! `POST /write-file` (spec 4.3) and the atomic write every file change
-//! goes through: a temp file `.<base>.tmp.<8 hex>` in the same directory,
-//! created exclusively, given the original's mode, then renamed over the
-//! target. Any failure removes the temp file and leaves the original
+//! `POST /write-file` (`docs/agent-api.md#files`) and the atomic write every
+//! file change goes through: a temp file `.<base>.tmp.<8 hex>` in the same
+//! directory, created exclusively, given the original's mode, then renamed over
+//! the target. Any failure removes the temp file and leaves the original
 //! byte-identical.
 
 use std::collections::BTreeSet;

@@ -1,5 +1,5 @@
-//! HTTP handlers under `/api/v0/git`: the watch WebSocket (spec 5.2) and
-//! `show` (spec 5.5).
+//! HTTP handlers under `/api/v0/git` (`docs/agent-api.md#git`): the watch
+//! WebSocket and `show`.
 //!
 //! Each watch connection runs in the task axum gives the upgrade: one loop
 //! that owns the socket and polls, in a fixed order, the outgoing scan
@@ -79,7 +79,8 @@ async fn watch(
 /// Fixed order: subscribe, then read. A path added before the subscribe is
 /// in the read; one added after it signals the subscription. The
 /// `paths-before-subscribe` switch restores the original order, where a
-/// path added between the read and the subscribe is never watched (R2).
+/// path added between the read and the subscribe is never watched (race R2,
+/// `docs/races.md`).
 pub async fn subscribe_and_get_paths(
     agent: &Agent,
     chat: Uuid,

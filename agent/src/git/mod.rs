@@ -1,4 +1,4 @@
-//! Git watch (spec section 5): the PathStore, the scanner seam, the
+//! Git watch (`docs/agent-api.md#git`): the PathStore, the scanner seam, the
 //! per-connection watch handler and the HTTP endpoints.
 
 pub mod api;

@@ -1,5 +1,5 @@
-//! PathStore (spec 5.1): per-chat sets of paths the chat's tool calls
-//! touched, and subscriber channels that learn when a chat's set changes.
+//! PathStore (`docs/agent-api.md#git`): per-chat sets of paths the chat's tool
+//! calls touched, and subscriber channels that learn when a chat's set changes.
 //!
 //! Notification is a non-blocking send into a capacity-1 channel: a pending
 //! signal absorbs later ones (coalescing), and the receiver always re-reads

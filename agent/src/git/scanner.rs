@@ -1,7 +1,7 @@
-//! The `RepoScanner` seam: how the git watch finds repository roots and
-//! reads a repository's state. The real scanner runs the `git` CLI (spec
-//! 5.3); the harness swaps in an in-memory repo model. The watch handler
-//! only ever talks to the trait.
+//! The `RepoScanner` seam: how the git watch finds repository roots and reads a
+//! repository's state. The real scanner runs the `git` CLI
+//! (`docs/agent-api.md#git`); the harness swaps in an in-memory repo model. The
+//! watch handler only ever talks to the trait.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -38,9 +38,9 @@ pub trait RepoScanner: Send + Sync + 'static {
     /// Reads the repository at `root`.
     async fn read_repo(&self, root: &Path) -> Result<RepoState, ScanError>;
     /// The bytes of `path` (relative to `root`) at `git_ref`, as
-    /// `git show <ref>:<path>` prints them (spec 5.5). Any failure means
-    /// "file not found" to the caller. The default knows no files, so a
-    /// scanner without history support answers 404.
+    /// `git show <ref>:<path>` prints them. Any failure means "file not found"
+    /// to the caller. The default knows no files, so a scanner without history
+    /// support answers 404.
     async fn show_file(
         &self,
         root: &Path,
@@ -82,8 +82,8 @@ pub fn iec_size(n: u64) -> String {
     }
 }
 
-/// The real scanner, on the `git` CLI (spec 5.3). Real-world only: it
-/// spawns `git` with `tokio::process` and reads the disk with `std::fs`.
+/// The real scanner, on the `git` CLI. Real-world only: it spawns `git` with
+/// `tokio::process` and reads the disk with `std::fs`.
 #[derive(Clone, Debug)]
 pub struct GitCliScanner {
     git: PathBuf,

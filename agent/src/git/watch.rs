@@ -1,8 +1,8 @@
-//! The per-connection git watch handler (spec 5.3): which repository roots
-//! the connection watches, the last snapshot it emitted per root, when it
-//! last scanned, and the scan trigger. The run loop scans on a trigger or
-//! on the fallback ticker, at most once per cooldown, and only emits what
-//! changed.
+//! The per-connection git watch handler (`docs/agent-api.md#git`): which
+//! repository roots the connection watches, the last snapshot it emitted per
+//! root, when it last scanned, and the scan trigger. The run loop scans on a
+//! trigger or on the fallback ticker, at most once per cooldown, and only emits
+//! what changed.
 //!
 //! The handler reaches git only through [`RepoScanner`], the disk only
 //! through [`Fs`] and the wall clock only through [`WallClock`]; its timers

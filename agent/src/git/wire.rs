@@ -1,4 +1,4 @@
-//! Wire types of the git watch (spec 5.4).
+//! Wire types of the git watch (`docs/agent-api.md#git`).
 
 use serde::{Deserialize, Serialize};
 
@@ -56,7 +56,7 @@ impl ClientMessage {
     }
 }
 
-/// The answer of `GET /api/v0/git/show` (spec 5.5).
+/// The answer of `GET /api/v0/git/show`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GitShowResponse {
     pub contents: String,

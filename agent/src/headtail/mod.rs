@@ -1,4 +1,5 @@
-//! Bounded process output: the head/tail buffer (spec section 1).
+//! Bounded process output: the head/tail buffer
+//! (`docs/agent-api.md#process-output`).
 //!
 //! A process's stdout/stderr go into a [`HeadTailBuffer`]: the first
 //! [`MAX_HEAD_BYTES`] bytes (the head), a ring of the newest
@@ -18,12 +19,14 @@
 //!   strategy: "head_tail"}`: `None` when the output never went past the head
 //!   (and, see below, needed no cut for the cap); `retained_bytes` is the
 //!   byte length of the rendered snapshot.
-//! * `bytes()`, `len()`, `total_written()`, `reset()`, `close()` as in spec
-//!   1.3; a sized constructor ([`HeadTailBuffer::sized`]) for tests.
+//! * `bytes()`, `len()`, `total_written()`, `reset()`, `close()` as in the
+//!   original; a sized constructor ([`HeadTailBuffer::sized`]) for tests.
 //!
-//! # Improvements over the original (spec 1.7), all deliberate
+//! # Improvements over the original, all deliberate
 //!
-//! **Always valid UTF-8 (W1).** No cut splits a multi-byte character:
+//! The ids B1..B8 are the original buffer's weaknesses in `docs/races.md`.
+//!
+//! **Always valid UTF-8 (B1).** No cut splits a multi-byte character:
 //! * At the end of the head, when bytes were omitted after it, a trailing
 //!   *incomplete* character (a lead byte with fewer valid continuation bytes
 //!   than it announces) is dropped.
@@ -46,12 +49,12 @@
 //! line limit applies, so line lengths are measured in rendered bytes (a
 //! U+FFFD counts 3).
 //!
-//! **No fabricated newline (W3).** When nothing was omitted, head and tail
+//! **No fabricated newline (B3).** When nothing was omitted, head and tail
 //! are joined exactly as written: a 20,000-byte line stays one line (cut as
 //! one long line), and there is no marker. `omitted_bytes` is then 0 and the
 //! info is still `Some` (the output did reach the tail).
 //!
-//! **Never over the tools' cap (W5).** The snapshot never exceeds
+//! **Never over the tools' cap (B5).** The snapshot never exceeds
 //! [`MAX_RENDERED_BYTES`] (32,768, the chat tools' cap), so the tools never
 //! chop the newest output. Normally only the marker (and, with invalid bytes,
 //! U+FFFD expansion) can push it over. When the whole would not fit, whole
@@ -66,7 +69,7 @@
 //! tail (only possible with heavy invalid input or a sized head above the
 //! cap).
 //!
-//! **Consistent snapshots (W7).** `output()` renders directly from the ring
+//! **Consistent snapshots (B7).** `output()` renders directly from the ring
 //! under the lock: a snapshot is never torn by a concurrent write, and no
 //! intermediate 32 KiB copy is made. Each shown byte is copied once, into a
 //! `String` allocated once at its final size; long lines are found with one
@@ -75,14 +78,14 @@
 //! that arrives meanwhile waits for the render (about 1-2 µs for a full
 //! buffer), never for a reader to consume anything.
 //!
-//! **Cheap writes (W8).** One mutex (no poisoning: every operation leaves
+//! **Cheap writes (B8).** One mutex (no poisoning: every operation leaves
 //! the state consistent). A write never waits for a reader to consume
 //! anything and never fails; once the ring exists it allocates nothing and
 //! makes no syscall of its own (it notifies no one: [`close`] is the only
 //! wake-up). A write larger than the ring copies only its last `max_tail`
 //! bytes, the only ones that can survive.
 //!
-//! **Sized(0, n) works (W6).** A zero-byte head counts as full, so the ring's
+//! **Sized(0, n) works (B6).** A zero-byte head counts as full, so the ring's
 //! bytes are rendered (after the marker) instead of an empty snapshot.
 //!
 //! # Waiting for close
@@ -90,7 +93,7 @@
 //! [`wait_closed`] resolves once [`close`] was called, on tokio primitives
 //! with no polling; [`wait_closed_timeout`] bounds it. A waiter registers for
 //! the wake-up before it checks the flag, so one that arrives before, during
-//! or after `close` always wakes (race R7); see `wait.rs`.
+//! or after `close` always wakes (race R7 in `docs/races.md`); see `wait.rs`.
 //!
 //! [`close`]: HeadTailBuffer::close
 //! [`wait_closed`]: HeadTailBuffer::wait_closed
@@ -140,11 +143,12 @@ pub struct Truncation {
 
 /// Process output with bounded memory and a blocking wait for close.
 pub struct HeadTailBuffer {
-    /// The one lock. `parking_lot`'s rather than std's: with several writers
-    /// on few cores (W5: 4 threads, 2 cores) it spins, then yields so a
-    /// preempted holder can finish, before parking, where std's parks after a
-    /// short spin and then pays a futex wake on every unlock; measured here
-    /// that doubles W5's throughput, and the uncontended cost is the same.
+    /// The one lock. `parking_lot`'s rather than std's: with several writers on
+    /// few cores (benchmark workload W5: 4 threads, 2 cores) it spins, then
+    /// yields so a preempted holder can finish, before parking, where std's
+    /// parks after a short spin and then pays a futex wake on every unlock;
+    /// measured here that doubles W5's throughput, and the uncontended cost is
+    /// the same.
     state: Mutex<State>,
     closed: CloseSignal,
 }

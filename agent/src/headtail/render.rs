@@ -42,7 +42,7 @@ pub(super) fn render(v: View<'_>) -> (String, Option<Truncation>) {
 
     if stored_gap == 0 {
         // Head and tail are contiguous: one piece, joined exactly as written
-        // (spec W3 fixed).
+        // (B3 in `docs/races.md`, fixed).
         let mut segs = Vec::new();
         build_piece(&[v.head, v.tail[0], v.tail[1]], 0, &mut segs);
         let size: usize = segs.iter().map(Seg::rendered).sum();

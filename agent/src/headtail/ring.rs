@@ -1,5 +1,5 @@
 //! The buffer's state behind its one mutex: the head, the tail ring and the
-//! byte count, and the write algorithm of spec section 1.2.
+//! byte count, and the write algorithm.
 //!
 //! Memory is bounded by `max_head + max_tail` whatever is written. The ring is
 //! allocated on the first byte that reaches it and never again (a reset keeps
@@ -53,7 +53,7 @@ impl State {
 
     /// Appends `p` (non-empty): head first, the rest into the ring. A part
     /// larger than the ring copies only its last `max_tail` bytes, the only
-    /// ones that can survive (spec W8).
+    /// ones that can survive (B8 in `docs/races.md`).
     #[inline]
     pub(super) fn write(&mut self, p: &[u8]) {
         self.total += p.len() as u64;
@@ -193,8 +193,8 @@ impl State {
 /// The block boundaries are put on 32-byte destination addresses, since a
 /// store that straddles two cache lines costs two.
 /// Alignment of the ring's first byte: a cache line, so writes of whole
-/// 4 KiB pages (W2) or of the whole ring (W3) are copied in aligned blocks
-/// with no unaligned bytes left over at either end.
+/// 4 KiB pages (benchmark workload W2) or of the whole ring (W3) are copied
+/// in aligned blocks with no unaligned bytes left over at either end.
 const RING_ALIGN: usize = 64;
 
 #[inline]

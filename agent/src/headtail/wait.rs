@@ -1,4 +1,5 @@
-//! The close signal and the blocking wait on it (spec 1.5, race R7).
+//! The close signal and the blocking wait on it (race R7 in `docs/races.md`;
+//! the wait itself is `?wait=true` in `docs/agent-api.md#processes`).
 //!
 //! `close()` is the only wake-up: writes never notify anyone (a notification
 //! per write would cost a syscall-class operation on the hottest path, and

@@ -1,6 +1,6 @@
-//! Request bodies: JSON decoding with the spec's error envelope, shared by
-//! every JSON endpoint so a mistyped, oversized or malformed body answers
-//! the same way.
+//! Request bodies: JSON decoding with the JSON error envelope
+//! (`docs/agent-api.md#conventions`), shared by every JSON endpoint so a
+//! mistyped, oversized or malformed body answers the same way.
 
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};

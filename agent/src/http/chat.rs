@@ -1,6 +1,6 @@
-//! Chat context from the `Coder-Chat-Id` / `Coder-Ancestor-Chat-Ids`
-//! headers (spec section 0): a missing header or an unparsable UUID means no
-//! chat context (a non-chat caller); bad ancestor entries are skipped.
+//! Chat context from the `Coder-Chat-Id` / `Coder-Ancestor-Chat-Ids` headers
+//! (`docs/agent-api.md#conventions`): a missing header or an unparsable UUID
+//! means no chat context (a non-chat caller); bad ancestor entries are skipped.
 
 use axum::extract::FromRequestParts;
 use http::HeaderMap;

@@ -1,5 +1,6 @@
 //! The per-connection write-deadline layer: a model of Go's
-//! `http.Server.WriteTimeout` (spec section 3, races R3 and R6).
+//! `http.Server.WriteTimeout` (`docs/agent-api.md#conventions`, Timeouts;
+//! races R3 and R6 in `docs/races.md`).
 //!
 //! Go arms a write deadline on the connection when a request's headers are
 //! read. The handler is not cancelled when it passes; the response is

@@ -1,4 +1,5 @@
-//! The JSON error envelope every non-2xx answer carries (spec section 0):
+//! The JSON error envelope every non-2xx answer carries
+//! (`docs/agent-api.md#conventions`):
 //! `{"message", "detail"?, "validations"?: [{"field", "detail"}]}`.
 
 use axum::Json;

@@ -155,7 +155,8 @@ async fn handle_request(
     let started = Instant::now();
     conn_deadline.set(Some(started + agent.config().write_timeout));
     // `write-deadline-hidden`: the handle cannot reach the connection, as
-    // when the status-capturing wrapper lacked `Unwrap` (R3).
+    // when the status-capturing wrapper lacked `Unwrap` (race R3,
+    // `docs/races.md`).
     let handle = if agent.bug(Bug::WriteDeadlineHidden) {
         WriteDeadline::hidden()
     } else {

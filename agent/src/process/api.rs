@@ -1,4 +1,4 @@
-//! HTTP handlers under `/api/v0/processes` (spec 2.2 to 2.7).
+//! HTTP handlers under `/api/v0/processes` (`docs/agent-api.md#processes`).
 //!
 //! Every answer other than 2xx is the JSON envelope of
 //! [`ApiError`]; axum's own rejections (body too large, undecodable path)
@@ -44,7 +44,7 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Process {id:?} not found."))
 }
 
-/// Spec 2.7 for output/signal: a caller with a chat may not touch another
+/// Visibility for output/signal: a caller with a chat may not touch another
 /// chat's process (404, not 403). `chat-id-unchecked` skips the check.
 fn authorize(agent: &Agent, chat: &ChatContext, process: &Process) -> Result<(), ApiError> {
     if process.visible_to(chat.chat_id) {
@@ -58,10 +58,10 @@ fn authorize(agent: &Agent, chat: &ChatContext, process: &Process) -> Result<(),
     Err(not_found(process.id()))
 }
 
-/// `POST /start` (spec 2.3). A request the manager refuses as given (NUL
-/// bytes, a bad environment name, a missing workdir) is a 400; other start
-/// failures are a 500. After a start with a chat context, a task feeds the
-/// PathStore once the process is done (step 12).
+/// `POST /start`. A request the manager refuses as given (NUL bytes, a bad
+/// environment name, a missing workdir) is a 400; other start failures are a
+/// 500. After a start with a chat context, a task feeds the PathStore once the
+/// process is done.
 async fn start(
     State(agent): State<Agent>,
     chat: ChatContext,
@@ -105,7 +105,7 @@ async fn start(
     }))
 }
 
-/// `GET /list` (spec 2.5).
+/// `GET /list`.
 async fn list(State(agent): State<Agent>, chat: ChatContext) -> Response {
     json(ListProcessesResponse {
         processes: agent.processes().list(chat.chat_id),
@@ -124,7 +124,7 @@ fn wants_wait(query: Option<&str>) -> bool {
         .is_some_and(|(_, v)| v == "true")
 }
 
-/// `GET /{id}/output[?wait=true]` (spec 2.4).
+/// `GET /{id}/output[?wait=true]`.
 async fn output(
     State(agent): State<Agent>,
     chat: ChatContext,
@@ -146,9 +146,9 @@ async fn output(
         if let Err(error) = moved {
             tracing::error!(%error, id = %id, "extend write deadline for blocking process output");
         }
-        // Bounded by the cap; the client leaving drops this whole future
-        // (hyper drops the handler when the connection closes).
-        // `lost-wakeup` checks before registering for the wake-up (R7).
+        // Bounded by the cap; the client leaving drops this whole future (hyper
+        // drops the handler when the connection closes). `lost-wakeup` checks
+        // before registering for the wake-up (race R7, `docs/races.md`).
         let buffer = process.buffer().clone();
         tokio::select! {
             biased;
@@ -157,9 +157,9 @@ async fn output(
         }
     }
 
-    // Info before output (#25646): the exit is published only after every
-    // byte is in the buffer, so "exited" makes the following read final.
-    // `stale-output-read` swaps the two reads (R1).
+    // Info before output (upstream #25646, U6): the exit is published only
+    // after every byte is in the buffer, so "exited" makes the following read
+    // final. `stale-output-read` swaps the two reads (R1).
     let (info, (output, truncated)) = if agent.bug(Bug::StaleOutputRead) {
         crate::sim::bug_taken(Bug::StaleOutputRead);
         cov_mark::hit!(stale_output_read);
@@ -179,8 +179,8 @@ async fn output(
     }))
 }
 
-/// `POST /{id}/signal` (spec 2.6). The chat check comes before the body is
-/// parsed; an unknown id is reported after the body checks, as in Go.
+/// `POST /{id}/signal`. The chat check comes before the body is parsed; an
+/// unknown id is reported after the body checks, as in Go.
 async fn signal(
     State(agent): State<Agent>,
     chat: ChatContext,

@@ -2,8 +2,8 @@
 //!
 //! The manager never sees `tokio::process` or signals directly. A spawn hands
 //! back a [`Spawned`]: a future that resolves once the process is reaped
-//! **and** its output pipe is drained (spec 2.3 step 11.1, bounded by the
-//! wait delay), plus a [`ProcessControl`] to signal it. The real
+//! **and** its output pipe is drained (bounded by the wait delay), plus a
+//! [`ProcessControl`] to signal it. The real
 //! implementation is `sh -c` on `tokio::process` ([`RealExec`]); the
 //! harness's scripted processes implement the same trait, so the manager runs
 //! unchanged.
@@ -17,7 +17,7 @@
 //!   that future);
 //! - `exit` resolves only after the last byte is in the buffer; the buffer is
 //!   **not** closed by the implementation (the manager closes it after
-//!   publishing the exit, spec 2.3 step 11);
+//!   publishing the exit);
 //! - [`ProcessControl::signal_group`] answers [`SignalError::NoSuchProcess`]
 //!   when no member of the group is left (e.g. reaped, not yet published);
 //!   [`ProcessControl::group_alive`] tells whether members outlive the
@@ -43,7 +43,7 @@ pub struct SpawnSpec {
     pub env: Vec<(String, String)>,
 }
 
-/// A signal the API can send (spec 2.6).
+/// A signal the API can send (`docs/agent-api.md#processes`, signal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Signal {
     /// SIGKILL to the process group.
@@ -83,7 +83,7 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
-    /// The wire's `exit_code` (spec 2.3 step 11.2).
+    /// The wire's `exit_code`: -1 for a death by signal or a failed wait.
     pub fn exit_code(&self) -> i32 {
         match self {
             ExitStatus::Code(c) => *c,
@@ -101,7 +101,7 @@ pub struct SpawnError(pub String);
 #[derive(Debug, thiserror::Error)]
 pub enum SignalError {
     /// The process group no longer exists (ESRCH): it exited between the
-    /// running check and the send (race R10).
+    /// running check and the send (race R10, `docs/races.md`).
     #[error("kill process: no such process")]
     NoSuchProcess,
     #[error("kill process: {0}")]
@@ -112,7 +112,8 @@ pub enum SignalError {
 pub trait ProcessControl: Send + Sync {
     /// Sends `signal` to the whole process group.
     fn signal_group(&self, signal: Signal) -> Result<(), SignalError>;
-    /// Kills only the direct child (the manager's Close; spec 2.8).
+    /// Kills only the direct child (the manager's Close;
+    /// `docs/agent-api.md#shutdown`).
     fn kill_direct(&self);
     /// Whether some member of the group may still be alive. Asked once the
     /// leader has exited (and again by the sweeper): a group that outlives

@@ -93,7 +93,7 @@ impl StartRequest {
 /// Starting failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StartError {
-    /// The manager was closed before or while starting (spec 2.3 steps 1, 10).
+    /// The manager was closed before or while starting.
     #[error("manager is closed")]
     Closed,
     /// The request cannot be started as given (the API answers 400 with
@@ -110,7 +110,7 @@ pub enum StartError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignalFailure {
     /// 409: the process has exited (or its group vanished before the exit
-    /// was published, race R10).
+    /// was published, race R10 in `docs/races.md`).
     #[error("process is not running")]
     NotRunning,
     /// 500 with this detail.
@@ -183,8 +183,8 @@ impl Process {
     }
 
     /// Whether a caller with chat context `caller` may see this process
-    /// through output/signal (spec 2.7): no caller chat, no process chat, or
-    /// the same chat.
+    /// through output/signal (`docs/agent-api.md#processes`): no caller
+    /// chat, no process chat, or the same chat.
     pub fn visible_to(&self, caller: Option<Uuid>) -> bool {
         match (caller, self.chat_id) {
             (None, _) | (_, None) => true,
@@ -307,9 +307,8 @@ impl Manager {
         }
     }
 
-    /// The working directory chain (spec 2.3 step 4): the request's dir
-    /// verbatim, else the configured dir if it is a directory, else home,
-    /// else inherit.
+    /// The working directory chain: the request's dir verbatim, else the
+    /// configured dir if it is a directory, else home, else inherit.
     fn resolve_workdir(&self, requested: Option<&str>) -> Option<PathBuf> {
         if let Some(dir) = requested.filter(|d| !d.is_empty()) {
             return Some(PathBuf::from(dir));
@@ -351,11 +350,10 @@ impl Manager {
         }
     }
 
-    /// The environment (spec 2.3 step 7): the agent's, through the
-    /// update-env hook (falling back on error), without the agent's token,
-    /// then the request's; later entries win and duplicates are removed
-    /// keeping the last value at the position of its last occurrence (Go's
-    /// `dedupEnv`).
+    /// The environment: the agent's, through the update-env hook (falling back
+    /// on error), without the agent's token, then the request's; later entries
+    /// win and duplicates are removed keeping the last value at the position of
+    /// its last occurrence (Go's `dedupEnv`).
     fn environment(&self, request: &BTreeMap<String, String>) -> Vec<(String, String)> {
         let base = self.seams.env.environ();
         let mut env = match &self.seams.update_env {
@@ -376,8 +374,9 @@ impl Manager {
         dedup_env(env)
     }
 
-    /// Starts a process (spec 2.3). The process is not tied to the caller:
-    /// dropping the returned future after it resolved leaves it running.
+    /// Starts a process (`docs/agent-api.md#processes`). The process is not
+    /// tied to the caller: dropping the returned future after it resolved
+    /// leaves it running.
     pub async fn start(&self, req: StartRequest) -> Result<Arc<Process>, StartError> {
         if self.table.lock().closed {
             return Err(StartError::Closed);
@@ -483,10 +482,10 @@ impl Manager {
         self.table.lock().procs.get(id).cloned()
     }
 
-    /// Lists processes (spec 2.5): first reaps every process (any chat)
-    /// that exited more than `reap_age` ago, then filters by chat (a chat
-    /// caller sees only its own), sorts running first then newest first
-    /// (ties: later start first), and caps at [`MAX_LIST_PROCESSES`].
+    /// Lists processes: first reaps every process (any chat) that exited more
+    /// than `reap_age` ago, then filters by chat (a chat caller sees only its
+    /// own), sorts running first then newest first (ties: later start first),
+    /// and caps at [`MAX_LIST_PROCESSES`].
     pub fn list(&self, chat: Option<Uuid>) -> Vec<ProcessInfo> {
         let now = self.seams.clock.now();
         let mut table = self.table.lock();
@@ -536,10 +535,10 @@ impl Manager {
         })
     }
 
-    /// Sends `signal` to the process's group (spec 2.6). Not running ⇒
+    /// Sends `signal` to the process's group. Not running ⇒
     /// [`SignalFailure::NotRunning`]. A group that vanished before the exit
-    /// task published the exit (ESRCH, race R10) is also "not running";
-    /// with `signal-esrch-500` on it is a 500 as in the original.
+    /// task published the exit (ESRCH, race R10) is also "not running"; with
+    /// `signal-esrch-500` on it is a 500 as in the original.
     pub async fn signal(&self, process: &Process, signal: Signal) -> Result<(), SignalFailure> {
         if !process.is_running() {
             return Err(SignalFailure::NotRunning);
@@ -565,9 +564,9 @@ impl Manager {
         }
     }
 
-    /// Close (spec 2.8): later starts fail, every process's direct child is
-    /// killed (not its group: grandchildren survive and the drain ends by
-    /// the wait delay), then every exit task is awaited.
+    /// Close (`docs/agent-api.md#shutdown`): later starts fail, every
+    /// process's direct child is killed (not its group: grandchildren survive
+    /// and the drain ends by the wait delay), then every exit task is awaited.
     pub async fn close(&self) {
         let procs = self.mark_closed();
         for p in &procs {

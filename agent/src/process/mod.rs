@@ -1,5 +1,5 @@
 //! Process management: the `Exec` seam, the manager and its HTTP API
-//! (spec section 2).
+//! (`docs/agent-api.md#processes`).
 
 pub mod api;
 pub mod exec;

@@ -1,4 +1,5 @@
-//! The real `Exec`: `sh -c` on `tokio::process` (spec 2.3 steps 3 to 9).
+//! The real `Exec`: `sh -c` on `tokio::process`
+//! (`docs/agent-api.md#processes`).
 //!
 //! - One pipe is given to the child as both fd 1 and fd 2, so stdout and
 //!   stderr interleave in the kernel's write order, as in Go where both are

@@ -1,4 +1,5 @@
-//! Wire types of the process API (spec 2.1). Field order is the JSON order.
+//! Wire types of the process API (`docs/agent-api.md#processes`). Field
+//! order is the JSON order.
 
 use serde::{Deserialize, Serialize};
 

@@ -318,7 +318,7 @@ enum Step {
 /// `echo TEXT`, `sleep SECS` (fractions allowed) and `exit CODE`. Signals
 /// end the process as a death by that signal; [`ScriptedExec::vanish_groups`]
 /// makes every group send answer ESRCH (the group is gone, the exit not yet
-/// published: race R10).
+/// published: race R10 in `docs/races.md`).
 #[derive(Default)]
 pub struct ScriptedExec {
     pub vanished: Mutex<bool>,

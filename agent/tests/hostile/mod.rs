@@ -6,7 +6,7 @@
 //! the sandbox and two live process ids ([`Fill`]); the guards that keep
 //! generated input harmless; and the property every answer must have
 //! ([`check_answer`]):
-//! * the answer is 2xx or 4xx, or one of the spec's own 5xx for its route
+//! * the answer is 2xx or 4xx, or one of the documented 5xx for its route
 //!   (e.g. a start whose spawn fails: 500 `Failed to start process.`);
 //! * every non-2xx answer is the JSON envelope `{"message", "detail"?,
 //!   "validations"?}` with `Content-Type: application/json`;
@@ -823,7 +823,7 @@ pub fn assert_harmless(body: &[u8]) {
     }
 }
 
-/// The 5xx message the spec gives the route of `path`, if any.
+/// The 5xx message `docs/agent-api.md` gives the route of `path`, if any.
 pub fn spec_5xx(path: &str) -> Option<&'static str> {
     if path == "/api/v0/git/watch" {
         return Some("Failed to accept WebSocket.");

@@ -4,7 +4,8 @@
 //! Scenarios run one after another, each over all its seeds in parallel,
 //! so the seeds/s column is the wall-clock throughput of that scenario
 //! alone. "distinct runs" counts different trace hashes: a scenario whose
-//! seeds all produce the same run explores nothing (DESIGN.md section 9).
+//! seeds all produce the same run explores nothing
+//! (`docs/design.md#simulation-setup`).
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;

@@ -23,7 +23,7 @@ use super::FinalResult;
 pub const CHATD: &str = "chatd";
 
 /// The tools' snapshot budget in these scenarios (`snapshotTimeout`, 30 s in
-/// the spec): the one request a tool makes after its deadline.
+/// the original): the one request a tool makes after its deadline.
 pub const SNAPSHOT_BUDGET: Duration = Duration::from_secs(2);
 
 /// How late a timer may fire: it fires at the first tick at or after its
@@ -72,7 +72,7 @@ impl Job {
 /// What the tools told the model about a job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Told {
-    /// The start failed (R11): no id.
+    /// The start failed (race R11 in `docs/races.md`): no id.
     StartFailed,
     /// A process id, from a background start or a failed wait.
     Id(String),

@@ -1,4 +1,4 @@
-//! `execute` (spec 6.1, upstream `execute_test.go` of spec 8.6).
+//! `execute` (`docs/design.md#clients`; the upstream `execute_test.go` cases).
 
 use std::time::Duration;
 

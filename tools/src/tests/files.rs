@@ -1,4 +1,4 @@
-//! `read_file`, `edit_files`, `write_file` (spec 6.4, 6.5).
+//! `read_file`, `edit_files`, `write_file` (`docs/design.md#clients`).
 
 use agent_sdk::{
     EditFilesRequest, EditFilesResponse, FileEdit, FileEdits, ReadFileLinesLimits,

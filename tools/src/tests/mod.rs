@@ -1,6 +1,6 @@
-//! Behaviour of every tool against the scripted [`FakeConn`]: spec 6 and
-//! the upstream cases of spec 8.6. Timing-dependent cases run on tokio's
-//! paused clock, so durations in results are exact.
+//! Behaviour of every tool against the scripted [`FakeConn`]
+//! (`docs/design.md#clients`) and the upstream test cases. Timing-dependent
+//! cases run on tokio's paused clock, so durations in results are exact.
 
 mod execute;
 mod files;

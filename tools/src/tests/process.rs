@@ -1,4 +1,5 @@
-//! `process_output`, `process_list`, `process_signal` (spec 6.2, 6.3).
+//! `process_output`, `process_list`, `process_signal`
+//! (`docs/design.md#clients`).
 
 use std::time::Duration;
 
