@@ -48,7 +48,7 @@ use hostile::{Answer, BODY_LIMIT, Concrete, Fill, SAFE_COMMANDS, check_answer, w
 /// See the module docs.
 pub const HOSTILE_INPUT: ScenarioSpec = ScenarioSpec {
     name: "hostile-input",
-    summary: "generated hostile HTTP requests: well-formed 2xx/4xx or the spec's 5xx, no panic, no file changed when rejected",
+    summary: "generated hostile HTTP requests: well-formed 2xx/4xx or the documented 5xx, no panic, no file changed when rejected",
     catches: &[],
     config: SimConfig {
         duration: Duration::from_secs(30),

@@ -899,7 +899,7 @@ pub fn check_answer(c: &Concrete, a: &Answer) -> Result<(), TestCaseError> {
             if a.status >= 500 {
                 prop_assert!(
                     a.status == 500 && message == spec_5xx(&c.path),
-                    "{what}: a 5xx the spec does not give this route"
+                    "{what}: a 5xx the API contract does not give this route"
                 );
             }
         }
