@@ -66,3 +66,12 @@ fn generated_requests_get_deep_into_every_route() {
         );
     }
 }
+
+/// The FIFO in the simulated sandbox is reached and refused as a special
+/// file (the refusal runs inline under simulation, so its mark is seen
+/// here).
+#[test]
+fn generated_requests_reach_the_fifo_and_are_refused() {
+    cov_mark::check!(special_file_refused);
+    answers(64);
+}

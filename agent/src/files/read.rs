@@ -15,6 +15,7 @@ use super::wire::{ReadFileLinesLimits, ReadFileLinesResponse};
 /// The 400 for a path that is a FIFO, socket or device: reading one can
 /// block forever or never end, so the file API only reads regular files.
 pub(crate) fn special_file(path: &Path, kind: FileKind) -> ApiError {
+    cov_mark::hit!(special_file_refused);
     ApiError::bad_request(format!(
         "open {}: {} is not a regular file; only regular files can be read or edited",
         path.display(),
