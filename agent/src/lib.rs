@@ -10,7 +10,6 @@
 //! turmoil; the `sim` feature only compiles in the yield-point hooks of
 //! [`sim`], which stay inert unless a simulation installs a hook.
 
-pub mod bugs;
 pub mod config;
 pub mod files;
 pub mod git;
@@ -18,7 +17,12 @@ pub mod headtail;
 pub mod http;
 pub mod process;
 pub mod seams;
-pub mod sim;
+
+/// The simulation hooks, re-exported for the agent's own code and tests.
+pub use sim_hooks as sim;
+/// The known-bug switches; they live with the simulation hooks.
+pub use sim_hooks::bugs;
+pub use sim_hooks::yield_point;
 
 use std::sync::Arc;
 

@@ -28,16 +28,16 @@
 //! all point into the sandbox (or nowhere).
 
 mod common;
-mod hostile;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agent::{Agent, AgentConfig};
+use agent_testkit::hostile;
 use axum::Router;
 use bytes::Bytes;
-use common::{TestAgent, real_seams};
+use common::{TestAgent, TestAgentExt, real_seams};
 use hostile::{
     Access, Answer, BODY_LIMIT, Concrete, Fill, access_headers, check_answer, confined, hostile,
     writes_files,

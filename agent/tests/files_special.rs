@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use agent::AgentConfig;
-use common::{Answer, Client, TestAgent};
+use common::{Answer, Client, TestAgent, TestAgentExt};
 use serde_json::json;
 
 /// Every attack here must be answered within this bound.

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use agent::AgentConfig;
 use agent::seams::UpdateEnvHook;
-use common::{CHAT_A, CHAT_B, Client, TestAgent, real_agent_in_temp_home, real_seams};
+use common::{
+    CHAT_A, CHAT_B, Client, TestAgent, TestAgentExt, real_agent_in_temp_home, real_seams,
+};
 use serde_json::{Value, json};
 
 fn find<'a>(list: &'a [Value], id: &str) -> &'a Value {

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use agent::{AgentConfig, Bug, BugSet};
 use common::{
-    CHAT_A, CHAT_B, Client, TestAgent, real_agent_in_temp_home, scripted_agent, serve_in_memory,
+    CHAT_A, CHAT_B, Client, TestAgent, TestAgentExt, real_agent_in_temp_home, scripted_agent,
+    serve_in_memory,
 };
 use http::Method;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use agent::AgentConfig;
 use agent::seams::{FixedEnvInfo, UpdateEnvHook};
-use common::{Client, TestAgent, real_seams};
+use common::{Client, TestAgent, TestAgentExt, real_seams};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use agent::AgentConfig;
 use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
-use common::{Client, TEST_TOKEN, TestAgent, real_agent_in_temp_home, real_seams};
+use common::{Client, TEST_TOKEN, TestAgent, TestAgentExt, real_agent_in_temp_home, real_seams};
 use http::Method;
 use tokio::io::{AsyncBufReadExt, BufReader};
 

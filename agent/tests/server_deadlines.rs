@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use agent::AgentConfig;
-use common::{Client, TEST_TOKEN, TestAgent, real_seams};
+use common::{Client, TEST_TOKEN, TestAgent, TestAgentExt, real_seams};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -10,7 +10,7 @@
 mod common;
 
 use agent::AgentConfig;
-use common::{Client, TestAgent, real_seams};
+use common::{Client, TestAgent, TestAgentExt, real_seams};
 use http::Method;
 
 const LIST: &str = "/api/v0/processes/list";

@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use agent::{AgentConfig, Bug, BugSet};
-use common::{TestAgent, real_seams, scripted_agent, serve_in_memory};
+use common::{TestAgent, TestAgentExt, real_seams, scripted_agent, serve_in_memory};
 use http::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;

@@ -15,8 +15,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use agent::seams::{FixedEnvInfo, Seams};
-use agent::{Agent, AgentConfig, BugSet};
+use agent::{Agent, AgentConfig};
 use agent_sdk::HttpAgentConn;
+use sim_hooks::BugSet;
 
 use crate::clock::{self, SimClock};
 use crate::ids::SeededIds;

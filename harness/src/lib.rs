@@ -29,11 +29,11 @@ pub mod testkit;
 pub mod trace;
 pub mod world;
 
-pub use agent::{Bug, BugSet};
 pub use invariant::{Invariants, Violation};
 pub use runner::{Failure, Outcome, Repro};
 pub use scenario::{Catch, Scenario, ScenarioSpec};
 pub use seed::Seed;
+pub use sim_hooks::{Bug, BugSet};
 pub use trace::Trace;
 pub use world::{SimConfig, SimWorld};
 
@@ -42,9 +42,9 @@ pub use world::{SimConfig, SimWorld};
 /// streams and the rng trait to draw from them, scripted processes, faults, and
 /// the simulated agent host.
 pub mod prelude {
-    pub use agent::{Bug, BugSet};
     pub use rand::Rng;
     pub use rand_chacha::ChaCha8Rng;
+    pub use sim_hooks::{Bug, BugSet};
 
     pub use crate::agent_host::{SimParts, agent_config, host_agent};
     pub use crate::fault::Fault;

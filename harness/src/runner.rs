@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::time::Duration;
 
-use agent::BugSet;
+use sim_hooks::BugSet;
 
 use crate::host::HostTracker;
 use crate::invariant::{Invariants, Violation};
@@ -142,7 +142,7 @@ pub fn run(scenario: &dyn Scenario, seed: Seed, bugs: &BugSet) -> Outcome {
     let capture = Capture::start();
     let ended = catch_unwind(AssertUnwindSafe(|| {
         let _hosts = HostTracker::install();
-        let _hook = agent::sim::install(scheduler.clone());
+        let _hook = sim_hooks::install(scheduler.clone());
         let mut world = SimWorld::new(
             seed,
             bugs.clone(),
@@ -296,7 +296,7 @@ mod tests {
                 Ok(())
             });
         });
-        o.bugs = BugSet::none().with(agent::Bug::StaleOutputRead);
+        o.bugs = BugSet::none().with(sim_hooks::Bug::StaleOutputRead);
         let report = o.report();
         assert!(
             report.starts_with(

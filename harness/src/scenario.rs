@@ -7,7 +7,7 @@
 //! the CLI and the table-driven tests iterate, and the `ScenarioSpec`
 //! implements the trait.
 
-use agent::Bug;
+use sim_hooks::Bug;
 
 use crate::world::{SimConfig, SimWorld};
 

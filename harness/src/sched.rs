@@ -10,11 +10,11 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use agent::Bug;
-use agent::sim::SimHook;
 use futures::future::BoxFuture;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use sim_hooks::Bug;
+use sim_hooks::SimHook;
 
 use crate::trace::Trace;
 
@@ -109,7 +109,7 @@ impl Coverage {
     }
 }
 
-/// The seeded scheduler; install it with [`agent::sim::install`].
+/// The seeded scheduler; install it with [`sim_hooks::install`].
 pub struct Scheduler {
     config: SchedConfig,
     rng: RefCell<ChaCha8Rng>,
@@ -183,7 +183,7 @@ impl SimHook for Scheduler {
 /// A yield point for harness-side code (self-tests, simulated seams): asks
 /// the installed hook, like the agent's `yield_point!` does.
 pub async fn yield_point(name: &'static str) {
-    if let Some(f) = agent::sim::yield_future(name) {
+    if let Some(f) = sim_hooks::yield_future(name) {
         f.await;
     }
 }

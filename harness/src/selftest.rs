@@ -23,7 +23,6 @@ use agent::git::PathStore;
 use agent::headtail::HeadTailBuffer;
 use agent::process::exec::{Exec, SpawnSpec};
 use agent::process::wire::{ProcessOutputResponse, StartProcessRequest, StartProcessResponse};
-use agent::{Bug, BugSet};
 use agent_sdk::HttpAgentConn;
 use axum::Json;
 use axum::Router;
@@ -34,6 +33,7 @@ use bytes::Bytes;
 use http::Method;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use sim_hooks::{Bug, BugSet};
 
 use crate::ids::SeededIds;
 use crate::invariant::Invariants;
@@ -269,7 +269,7 @@ async fn output(
         let _ = tokio::time::timeout(WAIT_CAP, proc.buffer.wait_closed()).await;
     }
     let ((running, exit_code), (output, truncated)) = if mini.bugs.is_on(Bug::StaleOutputRead) {
-        agent::sim::bug_taken(Bug::StaleOutputRead);
+        sim_hooks::bug_taken(Bug::StaleOutputRead);
         let out = proc.buffer.output();
         yield_point("selftest.output.between_reads").await;
         (proc.info(), out)

@@ -32,8 +32,8 @@ use agent::headtail::HeadTailBuffer;
 use agent::process::exec::{
     Exec, ExitStatus, ProcessControl, Signal, SignalError, SpawnError, SpawnSpec, Spawned,
 };
-use agent::{Bug, BugSet};
 use bytes::Bytes;
+use sim_hooks::{Bug, BugSet};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
@@ -408,7 +408,7 @@ async fn reap_everything(group: Arc<Group>) {
         stole
     };
     if stole {
-        agent::sim::bug_taken(Bug::ReaperSteals);
+        sim_hooks::bug_taken(Bug::ReaperSteals);
         cov_mark::hit!(reaper_steals);
         group.trace.record(
             "exec.reaper",

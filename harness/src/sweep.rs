@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use agent::BugSet;
+use sim_hooks::BugSet;
 
 use crate::runner::{self, Failure};
 use crate::scenario::Scenario;

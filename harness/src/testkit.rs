@@ -11,7 +11,7 @@
 use std::ops::Range;
 use std::sync::atomic::AtomicBool;
 
-use agent::{Bug, BugSet};
+use sim_hooks::{Bug, BugSet};
 
 use crate::runner::{self, Outcome};
 use crate::scenario::Scenario;

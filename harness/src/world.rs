@@ -9,8 +9,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use agent::BugSet;
 use rand_chacha::ChaCha8Rng;
+use sim_hooks::BugSet;
 
 use crate::clock;
 use crate::fault::{Fault, FaultPlan};

@@ -2,9 +2,8 @@
 //! `docs/design.md#tests`): a `fuzzer` host sends hostile HTTP requests to the
 //! agent under simulation (turmoil network, `SimFs`, `SimExec`), drawn from the
 //! same proptest strategies as `agent/tests/bad_input.rs` (the shared
-//! `agent/tests/hostile` module, included here by path) with a proptest rng
-//! seeded from the run's workload stream, so each seed is one fixed sequence of
-//! requests.
+//! `agent_testkit::hostile` module) with a proptest rng seeded from the run's
+//! workload stream, so each seed is one fixed sequence of requests.
 //!
 //! Invariants, per request (the property of `bad_input.rs`):
 //! * `hostile-answer-well-formed`: an answer comes (within
@@ -38,12 +37,9 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::common::{AGENT, connect};
 
-/// The generators and the answer check of `agent/tests/bad_input.rs`.
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../agent/tests/hostile/mod.rs"]
-mod hostile;
-
-use hostile::{Answer, BODY_LIMIT, Concrete, Fill, SAFE_COMMANDS, check_answer, writes_files};
+use agent_testkit::hostile::{
+    self, Answer, BODY_LIMIT, Concrete, Fill, SAFE_COMMANDS, check_answer, writes_files,
+};
 
 /// See the module docs.
 pub const HOSTILE_INPUT: ScenarioSpec = ScenarioSpec {

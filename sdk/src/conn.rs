@@ -218,8 +218,8 @@ impl<C: Connector> HttpAgentConn<C> {
         if (200..300).contains(&raw.status) {
             return Ok(());
         }
-        let envelope: agent::http::ErrorBody =
-            serde_json::from_slice(&raw.body).unwrap_or_else(|_| agent::http::ErrorBody {
+        let envelope: agent_wire::ErrorBody =
+            serde_json::from_slice(&raw.body).unwrap_or_else(|_| agent_wire::ErrorBody {
                 message: String::from_utf8_lossy(&raw.body).into_owned(),
                 ..Default::default()
             });

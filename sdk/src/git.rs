@@ -231,8 +231,8 @@ impl<C: Connector> HttpAgentConn<C> {
                     WsError::Http(response) => {
                         let status = response.status().as_u16();
                         let body = response.body().clone().unwrap_or_default();
-                        let envelope: agent::http::ErrorBody = serde_json::from_slice(&body)
-                            .unwrap_or_else(|_| agent::http::ErrorBody {
+                        let envelope: agent_wire::ErrorBody = serde_json::from_slice(&body)
+                            .unwrap_or_else(|_| agent_wire::ErrorBody {
                                 message: String::from_utf8_lossy(&body).into_owned(),
                                 ..Default::default()
                             });

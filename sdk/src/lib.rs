@@ -18,13 +18,13 @@ pub use connector::{Connector, TcpConnector};
 pub use error::SdkError;
 pub use git::GitWatch;
 
-pub use agent::files::wire::{
+pub use agent_wire::files::{
     EditFilesRequest, EditFilesResponse, FileEdit, FileEditResult, FileEdits, ReadFileLinesLimits,
     ReadFileLinesResponse,
 };
-pub use agent::git::wire::{ClientMessage, RepoChange, ServerMessage};
-pub use agent::headtail::Truncation;
-pub use agent::process::wire::{
+pub use agent_wire::git::{ClientMessage, RepoChange, ServerMessage};
+pub use agent_wire::process::Truncation;
+pub use agent_wire::process::{
     ListProcessesResponse, ProcessInfo, ProcessOutputResponse, StartProcessRequest,
     StartProcessResponse,
 };

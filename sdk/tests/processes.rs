@@ -3,14 +3,13 @@
 //! wait), signal; chat headers; errors that carry status, message and detail;
 //! escaped ids; and the write-timeout EOF as a transport error.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use agent::seams::FixedEnvInfo;
-use agent::{Agent, AgentConfig, Bug, BugSet, Seams};
+use agent::{AgentConfig, Bug, BugSet};
 use agent_sdk::{
     AgentConn, HttpAgentConn, OutputOptions, SdkError, StartProcessRequest, TcpConnector,
 };
+use agent_testkit::TestAgent;
 use http::HeaderMap;
 
 const CHAT_A: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
@@ -18,16 +17,10 @@ const CHAT_B: &str = "16fd2706-8baf-433b-82eb-8c7fada847da";
 
 /// A real agent on `127.0.0.1:0`; processes are killed when dropped.
 struct Served {
-    agent: Agent,
+    agent: TestAgent,
     conn: HttpAgentConn<TcpConnector>,
     addr: std::net::SocketAddr,
     _home: tempfile::TempDir,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.agent.processes().kill_all();
-    }
 }
 
 const TOKEN: &str = "sdk-processes-token";
@@ -36,21 +29,8 @@ const TOKEN: &str = "sdk-processes-token";
 async fn serve(mut config: AgentConfig) -> Served {
     config.token.get_or_insert_with(|| TOKEN.to_string());
     let home = tempfile::tempdir().expect("home");
-    let mut seams = Seams::real(config.wait_delay);
-    seams.env = Arc::new(FixedEnvInfo {
-        home: Some(home.path().to_path_buf()),
-        vars: std::env::vars().collect(),
-    });
-    let agent = Agent::new(config, seams);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(agent::http::serve(
-        listener,
-        agent.clone(),
-        std::future::pending(),
-    ));
+    let agent = TestAgent::real_with(config, home.path()).await;
+    let addr = agent.addr;
     Served {
         agent,
         conn: HttpAgentConn::new(TcpConnector { addr }).with_token(TOKEN),
@@ -172,7 +152,7 @@ async fn errors_carry_status_message_and_detail_in_the_go_text() {
     );
 
     // A spawn the agent cannot make: 500 with the cause as the detail.
-    s.agent.processes().shutdown().await;
+    s.agent.agent.processes().shutdown().await;
     let err = s
         .conn
         .start_process(&start_req("true"))

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use agent::Bug;
 use agent_sdk::{AgentConn, OutputOptions, StartProcessRequest};
 use serde::Deserialize;
+use sim_hooks::Bug;
 use tokio::time::Instant;
 
 use crate::call::{CallError, deadline_after, until};
@@ -211,11 +211,11 @@ async fn wait_for_process(
         // Before upstream #23383 (U3): a transport error ends the call without
         // a snapshot, losing the process id and whatever result the process
         // had.
-        agent::sim::bug_taken(Bug::NoSnapshotFallback);
+        sim_hooks::bug_taken(Bug::NoSnapshotFallback);
         cov_mark::hit!(execute_no_snapshot_fallback);
         return ExecuteResult::failure(format!("get process output: {original}"));
     }
-    agent::sim::event("tools.execute.snapshot_fallback", || {
+    sim_hooks::event("tools.execute.snapshot_fallback", || {
         format!("process {id}: {original} (timed out: {timed_out_now})")
     });
     match snapshot(opts, conn, id).await {

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use agent::BugSet;
 use agent_sdk::ReadFileLinesLimits;
+use sim_hooks::BugSet;
 
 /// `execute`'s timeout when neither the options nor the call give one.
 pub const DEFAULT_EXECUTE_TIMEOUT: Duration = Duration::from_secs(10);

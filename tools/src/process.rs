@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use agent::Bug;
 use agent_sdk::{AgentConn, OutputOptions};
 use serde::Deserialize;
+use sim_hooks::Bug;
 use tokio::time::Instant;
 
 use crate::call::{deadline_after, until};
@@ -149,12 +149,12 @@ pub(crate) async fn output(
         Ok(resp) => resp,
         Err((original, timed_out)) => {
             if !timed_out && opts.bugs.is_on(Bug::NoSnapshotFallback) {
-                agent::sim::bug_taken(Bug::NoSnapshotFallback);
+                sim_hooks::bug_taken(Bug::NoSnapshotFallback);
                 cov_mark::hit!(process_output_no_snapshot_fallback);
                 return ExecuteResult::failure(format!("get process output: {original}"))
                     .into_tool_result();
             }
-            agent::sim::event("tools.process_output.snapshot_fallback", || {
+            sim_hooks::event("tools.process_output.snapshot_fallback", || {
                 format!("process {id}: {original} (timed out: {timed_out})")
             });
             match snapshot(opts, conn, id).await {

@@ -18,15 +18,9 @@ use std::path::{Path, PathBuf};
 
 use agent::{AgentConfig, Seams};
 use agent_sdk::{HttpAgentConn, TcpConnector};
+use agent_testkit::TestAgent;
 use chat_tools::{ChatTools, ToolResult};
 use serde_json::{Value, json};
-
-// The agent tests' loopback server (start, stop, kill leftovers on drop),
-// shared rather than copied; the file depends only on `agent` and `tokio`.
-#[path = "../../agent/tests/common/served.rs"]
-mod served;
-
-use served::TestAgent;
 
 /// A real agent on loopback, the tools and a connection to it.
 struct Smoke {

@@ -22,7 +22,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agent::{Agent, AgentConfig, Bug, Seams};
+use agent::{Agent, AgentConfig, Seams};
 use anyhow::{Context, bail};
 use clap::Parser;
 use rand::TryRngCore;
@@ -44,8 +44,11 @@ struct Args {
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Turn a known-bug switch on (repeatable), e.g. `stale-output-read`.
+    /// Only in builds with the `bug-switches` feature: a released agent
+    /// cannot be told to misbehave.
+    #[cfg(feature = "bug-switches")]
     #[arg(long = "bug", value_name = "NAME")]
-    bugs: Vec<Bug>,
+    bugs: Vec<agent::Bug>,
     /// Read the bearer token from PATH (created with a fresh token, mode
     /// 0600, if missing). `$AGENT_TOKEN` takes precedence.
     #[arg(long, value_name = "PATH")]
@@ -169,6 +172,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let token = token(&args)?;
     let config = AgentConfig {
         dir: args.dir,
+        #[cfg(feature = "bug-switches")]
         bugs: args.bugs.into_iter().collect(),
         token,
         listen_host: Some(args.listen.ip().to_string()),
@@ -214,4 +218,36 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     tracing::info!("agent stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("agent").chain(args.iter().copied()))
+    }
+
+    #[cfg(feature = "bug-switches")]
+    #[test]
+    fn bug_flag_turns_switches_on_with_the_bug_switches_feature() {
+        let args = parse(&["--bug", "stale-output-read", "--bug", "lost-wakeup"]).expect("parses");
+        assert_eq!(
+            args.bugs,
+            vec![agent::Bug::StaleOutputRead, agent::Bug::LostWakeup]
+        );
+    }
+
+    #[cfg(not(feature = "bug-switches"))]
+    #[test]
+    fn bug_flag_does_not_exist_without_the_bug_switches_feature() {
+        let err = parse(&["--bug", "stale-output-read"]).expect_err("no such flag");
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{err}");
+    }
+
+    #[test]
+    fn defaults_parse_without_flags() {
+        let args = parse(&[]).expect("parses");
+        assert_eq!(args.listen.to_string(), "127.0.0.1:4242");
+    }
 }

@@ -23,7 +23,7 @@ pub mod lines;
 pub mod query;
 pub mod read;
 pub mod resolve;
-pub mod wire;
+pub use agent_wire::files as wire;
 pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet};

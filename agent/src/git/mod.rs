@@ -5,7 +5,7 @@ pub mod api;
 pub mod pathstore;
 pub mod scanner;
 pub mod watch;
-pub mod wire;
+pub use agent_wire::git as wire;
 
 pub use pathstore::{PathStore, Subscription};
 pub use watch::WatchHandler;

@@ -108,7 +108,6 @@ use std::fmt;
 use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard};
-use serde::{Deserialize, Serialize};
 
 use ring::State;
 use wait::CloseSignal;
@@ -127,19 +126,8 @@ pub const MAX_RENDERED_BYTES: usize = 32768;
 /// [`Truncation::strategy`] of this buffer.
 pub const STRATEGY: &str = "head_tail";
 
-/// Truncation record (`ProcessTruncation` on the wire).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Truncation {
-    /// Every byte the process wrote.
-    pub original_bytes: u64,
-    /// Byte length of the rendered snapshot, marker included.
-    pub retained_bytes: u64,
-    /// Input bytes between the last shown before the marker and the first
-    /// shown after it.
-    pub omitted_bytes: u64,
-    /// Always [`STRATEGY`].
-    pub strategy: String,
-}
+/// Truncation record (`ProcessTruncation` on the wire); a wire type.
+pub use agent_wire::Truncation;
 
 /// Process output with bounded memory and a blocking wait for close.
 pub struct HeadTailBuffer {

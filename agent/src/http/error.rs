@@ -5,24 +5,9 @@
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// One invalid field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Validation {
-    pub field: String,
-    pub detail: String,
-}
-
-/// The envelope as sent on the wire (codersdk.Response).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validations: Option<Vec<Validation>>,
-}
+pub use agent_wire::{ErrorBody, Validation};
 
 /// An error answer: a status and the envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]

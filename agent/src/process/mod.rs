@@ -5,6 +5,6 @@ pub mod api;
 pub mod exec;
 pub mod manager;
 mod real_exec;
-pub mod wire;
+pub use agent_wire::process as wire;
 
 pub use manager::Manager;

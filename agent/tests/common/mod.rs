@@ -25,33 +25,18 @@ use tokio::sync::{Notify, mpsc};
 pub const CHAT_A: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 pub const CHAT_B: &str = "16fd2706-8baf-433b-82eb-8c7fada847da";
 
-/// Real seams with a fixed home directory and the real environment.
-pub fn real_seams(config: &AgentConfig, home: Option<PathBuf>) -> Seams {
-    let mut seams = Seams::real(config.wait_delay);
-    seams.env = Arc::new(FixedEnvInfo {
-        home,
-        vars: std::env::vars().collect(),
-    });
-    seams
+// Not every test uses every item.
+#[allow(unused_imports)]
+pub use agent_testkit::{TEST_TOKEN, TestAgent, real_seams};
+
+/// The raw client of a [`TestAgent`] (the agent's own tests only).
+pub trait TestAgentExt {
+    /// A client with the agent's token.
+    fn client(&self) -> Client;
 }
 
-mod served;
-pub use served::{TEST_TOKEN, TestAgent};
-
-impl TestAgent {
-    /// An agent with real seams, default config, home = `home`.
-    pub async fn real(home: &std::path::Path) -> TestAgent {
-        TestAgent::real_with(AgentConfig::default(), home).await
-    }
-
-    /// An agent with real seams, `config`, home = `home`.
-    pub async fn real_with(config: AgentConfig, home: &std::path::Path) -> TestAgent {
-        let seams = real_seams(&config, Some(home.to_path_buf()));
-        TestAgent::start(config, seams).await
-    }
-
-    /// A client with the agent's token.
-    pub fn client(&self) -> Client {
+impl TestAgentExt for TestAgent {
+    fn client(&self) -> Client {
         Client::tcp(self.addr).with_token(self.token())
     }
 }

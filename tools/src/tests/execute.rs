@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use agent::{Bug, BugSet};
 use serde_json::json;
+use sim_hooks::{Bug, BugSet};
 
 use super::{
     SNAPSHOT_PATH, WAIT_PATH, assert_error_response, call, call_with, check_invalid_parameters,

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use agent::{Bug, BugSet};
 use agent_sdk::{ListProcessesResponse, ProcessInfo, ProcessOutputResponse, Truncation};
 use serde_json::json;
+use sim_hooks::{Bug, BugSet};
 
 use super::{
     SNAPSHOT_PATH, WAIT_PATH, assert_error_response, call, call_with, check_rejected, json_of,

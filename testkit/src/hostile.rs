@@ -1,6 +1,6 @@
-//! Hostile HTTP requests for the agent, shared by `bad_input.rs` (router in
-//! process, real server on loopback) and the `hostile-input` simulation
-//! scenario (which includes this file with `#[path]`): proptest strategies
+//! Hostile HTTP requests for the agent, shared by the agent's `bad_input.rs`
+//! (router in process, real server on loopback) and the `hostile-input`
+//! simulation scenario: proptest strategies
 //! for methods, paths, query strings, headers, JSON bodies of the wrong
 //! shapes, invalid UTF-8 and bodies beyond [`BODY_LIMIT`]; placeholders for
 //! the sandbox and two live process ids ([`Fill`]); the guards that keep

@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::headtail::Truncation;
-
 /// Decodes `null` (and a missing field, with `default`) as the zero value,
 /// as Go's decoder leaves a field alone on `null`.
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -64,6 +62,21 @@ pub struct ProcessOutputResponse {
     pub running: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+}
+
+/// Truncation record of an output answer (`ProcessTruncation` on the
+/// wire); the agent's head/tail buffer fills it in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Truncation {
+    /// Every byte the process wrote.
+    pub original_bytes: u64,
+    /// Byte length of the rendered snapshot, marker included.
+    pub retained_bytes: u64,
+    /// Input bytes between the last shown before the marker and the first
+    /// shown after it.
+    pub omitted_bytes: u64,
+    /// The buffer's strategy, always `"head_tail"`.
+    pub strategy: String,
 }
 
 /// A missing or `null` `signal` decodes as `""` (`Signal is required.`).

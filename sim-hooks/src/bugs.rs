@@ -3,7 +3,7 @@
 //!
 //! A switch is one `if` at the place where fixed and buggy code differ, never
 //! a second code path. Where the buggy branch is taken the code calls
-//! [`crate::sim::bug_taken`], which records it in the simulation trace.
+//! [`crate::bug_taken`], which records it in the simulation trace.
 
 use std::collections::BTreeSet;
 use std::fmt;

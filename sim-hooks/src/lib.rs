@@ -11,6 +11,10 @@
 //! thread (each simulation runs on one OS thread), so a real `agent` binary
 //! built in a workspace with the feature unified behaves exactly as without.
 
+pub mod bugs;
+
+pub use bugs::{Bug, BugSet, UnknownBug};
+
 #[cfg(feature = "sim")]
 use std::cell::RefCell;
 #[cfg(feature = "sim")]
@@ -76,16 +80,22 @@ pub fn yield_future(name: &'static str) -> Option<BoxFuture<'static, ()>> {
 
 /// Marks a place where, under simulation, another task may run. Must be used
 /// in an async context; compiles to nothing without the `sim` feature.
+#[cfg(feature = "sim")]
 #[macro_export]
 macro_rules! yield_point {
     ($name:literal) => {{
-        #[cfg(feature = "sim")]
-        {
-            if let Some(f) = $crate::sim::yield_future($name) {
-                f.await;
-            }
+        if let Some(f) = $crate::yield_future($name) {
+            f.await;
         }
     }};
+}
+
+/// Marks a place where, under simulation, another task may run. Must be used
+/// in an async context; compiles to nothing without the `sim` feature.
+#[cfg(not(feature = "sim"))]
+#[macro_export]
+macro_rules! yield_point {
+    ($name:literal) => {{}};
 }
 
 /// Records that the buggy branch of `bug` was taken (trace + coverage).

@@ -1,17 +1,28 @@
 //! A real agent served on a loopback port for the length of a test, and
-//! its orderly shutdown. Kept free of the rest of `common` (only `agent` and
-//! `tokio`) because the chat tools' real-mode smoke test includes this very
-//! file (`#[path]`) to run its agent the same way: one copy of the
-//! start/stop/leave-no-process-behind logic for both crates.
+//! its orderly shutdown: one copy of the start/stop/leave-no-process-behind
+//! logic for the agent's, the SDK's and the chat tools' tests.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use agent::seams::FixedEnvInfo;
 use agent::{Agent, AgentConfig, Seams};
 use tokio::sync::oneshot;
 
 /// The token of a [`TestAgent`] whose config names none.
 pub const TEST_TOKEN: &str = "test-token-5f1d0c2a9b7e4d63";
+
+/// Real seams with a fixed home directory and the real environment.
+pub fn real_seams(config: &AgentConfig, home: Option<PathBuf>) -> Seams {
+    let mut seams = Seams::real(config.wait_delay);
+    seams.env = Arc::new(FixedEnvInfo {
+        home,
+        vars: std::env::vars().collect(),
+    });
+    seams
+}
 
 /// An agent served on `127.0.0.1:0` until [`TestAgent::stop`].
 pub struct TestAgent {
@@ -46,6 +57,17 @@ impl TestAgent {
             stop: Some(tx),
             server: Some(server),
         }
+    }
+
+    /// An agent with real seams, default config, home = `home`.
+    pub async fn real(home: &Path) -> TestAgent {
+        TestAgent::real_with(AgentConfig::default(), home).await
+    }
+
+    /// An agent with real seams, `config`, home = `home`.
+    pub async fn real_with(config: AgentConfig, home: &Path) -> TestAgent {
+        let seams = real_seams(&config, Some(home.to_path_buf()));
+        TestAgent::start(config, seams).await
     }
 
     /// The bearer token the agent requires (`None`: authentication off).
