@@ -18,8 +18,9 @@
 //!
 //! Catches `chat-id-unchecked`.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agent_sdk::{AgentConn, HttpAgentConn, OutputOptions, SdkError};
@@ -90,10 +91,7 @@ struct Registry(Arc<Mutex<Vec<Started>>>);
 
 impl Registry {
     fn lock(&self) -> MutexGuard<'_, Vec<Started>> {
-        match self.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        self.0.lock()
     }
 
     fn add(&self, s: Started) {

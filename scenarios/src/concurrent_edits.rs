@@ -21,8 +21,9 @@
 //! have come after it), an own bump never fails, and the files' final
 //! contents hold every acknowledged change. Catches `unserialised-edits`.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agent_sdk::{AgentConn, EditFilesRequest, FileEdit, FileEdits, HttpAgentConn};
@@ -212,10 +213,7 @@ struct Shared(Arc<Mutex<History>>);
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, History> {
-        match self.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        self.0.lock()
     }
 }
 

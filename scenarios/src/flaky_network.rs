@@ -38,8 +38,9 @@
 //! [`MARGIN`]: crate::common::tools::MARGIN
 //! [`SNAPSHOT_BUDGET`]: crate::common::tools::SNAPSHOT_BUDGET
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agent_sdk::{AgentConn, OutputOptions};
@@ -236,9 +237,7 @@ async fn drive(c: Client, jobs: Vec<Job>, healed_at: Duration) -> turmoil::Resul
             tokio::spawn(async move {
                 let command = job.command.clone();
                 let t = run_job(c, job).await;
-                told.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(command, t);
+                told.lock().insert(command, t);
             })
         })
         .collect();
@@ -250,7 +249,7 @@ async fn drive(c: Client, jobs: Vec<Job>, healed_at: Duration) -> turmoil::Resul
     }
     // The final check runs on a healed network.
     tokio::time::sleep_until(start + healed_at).await;
-    let told = told.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let told = told.lock().clone();
     final_check(&c, &jobs, &told).await;
     Ok(())
 }
