@@ -31,6 +31,10 @@ use uuid::Uuid;
 use crate::common::{
     FinalResult, agent_host_running, chat_id, connect, connect_as, join_tasks, start_in_project,
 };
+use crate::invariants::{
+    CALLS_SUCCEED, CHATLESS_PROCESS_VISIBLE, LIST_IS_SCOPED, NO_CROSS_CHAT_OUTPUT,
+    NO_CROSS_CHAT_SIGNAL, OWN_PROCESS_UNTOUCHED,
+};
 
 /// See the module docs.
 pub const CHAT_ISOLATION: ScenarioSpec = ScenarioSpec {
@@ -244,7 +248,7 @@ impl Run {
             {
                 Ok(r) => {
                     self.inv.check(
-                        "own-process-untouched",
+                        OWN_PROCESS_UNTOUCHED,
                         !r.running && r.output == exp.output && r.exit_code == Some(exp.exit_code),
                         || {
                             format!(
@@ -262,7 +266,7 @@ impl Run {
                         },
                     );
                 }
-                Err(e) => self.inv.fail("calls-succeed", "a waited answer", e),
+                Err(e) => self.inv.fail(CALLS_SUCCEED, "a waited answer", e),
             }
         }
     }
@@ -297,13 +301,13 @@ impl Run {
                     Err(e) if is_not_found(&e, &s.id) => true,
                     Err(e) if e.is_transport() => self.transport(e),
                     Err(e) => self.inv.check(
-                        "no-cross-chat-output",
+                        NO_CROSS_CHAT_OUTPUT,
                         false,
                         || format!("{} reading {} ({}): 404", self.me(), s.command, s.id),
                         || e.to_string(),
                     ),
                     Ok(r) => self.inv.check(
-                        "no-cross-chat-output",
+                        NO_CROSS_CHAT_OUTPUT,
                         false,
                         || format!("{} reading {} ({}): 404", self.me(), s.command, s.id),
                         || format!("200 with {}'s output {:?}", s.owner, r.output),
@@ -318,7 +322,7 @@ impl Run {
                     Err(e) if is_not_found(&e, &s.id) => true,
                     Err(e) if e.is_transport() => self.transport(e),
                     answer => self.inv.check(
-                        "no-cross-chat-signal",
+                        NO_CROSS_CHAT_SIGNAL,
                         false,
                         || format!("{} killing {} ({}): 404", self.me(), s.command, s.id),
                         || answer.map_or_else(|e| e.to_string(), |()| "200".into()),
@@ -337,7 +341,7 @@ impl Run {
                     Ok(_) => true,
                     Err(e) if e.is_transport() => self.transport(e),
                     Err(e) => self.inv.check(
-                        "chatless-process-visible",
+                        CHATLESS_PROCESS_VISIBLE,
                         false,
                         || format!("{} reading chat-less {}: 200", self.me(), s.id),
                         || e.to_string(),
@@ -357,7 +361,7 @@ impl Run {
             Ok(r) => {
                 let prefix = format!("{} ", self.caller.name);
                 self.inv.check(
-                    "no-cross-chat-output",
+                    NO_CROSS_CHAT_OUTPUT,
                     r.output.lines().all(|l| l.starts_with(&prefix)),
                     || {
                         format!(
@@ -371,7 +375,7 @@ impl Run {
                 )
             }
             Err(e) => {
-                self.inv.fail("calls-succeed", "an own process's output", e);
+                self.inv.fail(CALLS_SUCCEED, "an own process's output", e);
                 false
             }
         }
@@ -387,7 +391,7 @@ impl Run {
         let listed = match self.conn.list_processes().await {
             Ok(l) => l.processes,
             Err(e) => {
-                self.inv.fail("calls-succeed", "a list", e);
+                self.inv.fail(CALLS_SUCCEED, "a list", e);
                 return false;
             }
         };
@@ -395,7 +399,7 @@ impl Run {
         match me {
             // A chat's own processes were all started before its calls.
             Some(_) => self.inv.check(
-                "list-is-scoped",
+                LIST_IS_SCOPED,
                 ids == before,
                 || format!("{} lists exactly its own {before:?}", self.me()),
                 || format!("{:?}", described(&listed)),
@@ -403,7 +407,7 @@ impl Run {
             // Others may be starting right now: a superset of the
             // acknowledged ones, all from the workload.
             None => self.inv.check(
-                "list-is-scoped",
+                LIST_IS_SCOPED,
                 ids.is_superset(&before)
                     && listed.iter().all(|p| self.commands.contains(&p.command)),
                 || format!("nochat lists every process, at least {before:?}"),
@@ -413,7 +417,7 @@ impl Run {
     }
 
     fn transport(&self, e: SdkError) -> bool {
-        self.inv.fail("calls-succeed", "an answer", e);
+        self.inv.fail(CALLS_SUCCEED, "an answer", e);
         false
     }
 }
