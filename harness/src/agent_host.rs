@@ -9,10 +9,11 @@
 //! simulated agent and hands back what the client returned (for tests that
 //! want a value, such as snapshots, rather than invariants).
 
+use parking_lot::Mutex;
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use agent::seams::{FixedEnvInfo, Seams};
 use agent::{Agent, AgentConfig};
@@ -229,10 +230,7 @@ impl AgentRun {
 }
 
 fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
-    match slot.lock() {
-        Ok(mut g) => g.take(),
-        Err(p) => p.into_inner().take(),
-    }
+    slot.lock().take()
 }
 
 /// [`AgentRun`] as a scenario: built once, so its closures are taken out.
@@ -272,9 +270,7 @@ where
         let fut = client(parts);
         world.client("client", async move {
             let v = fut.await;
-            if let Ok(mut slot) = value.lock() {
-                *slot = Some(v);
-            }
+            *value.lock() = Some(v);
             Ok(())
         });
     }

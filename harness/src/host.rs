@@ -7,9 +7,10 @@
 //! simulation thread only, that follows exactly those spans, so trace events
 //! from any task (also ones the agent spawns) are attributed to their host.
 
+use parking_lot::Mutex;
 use std::cell::RefCell;
 use std::num::NonZeroU64;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Once};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -76,10 +77,7 @@ impl HostTracker {
     }
 
     fn intern(&self, name: &str) -> Id {
-        let mut names = match self.names.lock() {
-            Ok(n) => n,
-            Err(p) => p.into_inner(),
-        };
+        let mut names = self.names.lock();
         let index = match names.iter().position(|n| &**n == name) {
             Some(i) => i,
             None => {
@@ -91,10 +89,7 @@ impl HostTracker {
     }
 
     fn name(&self, id: &Id) -> Option<Arc<str>> {
-        let names = match self.names.lock() {
-            Ok(n) => n,
-            Err(p) => p.into_inner(),
-        };
+        let names = self.names.lock();
         let index = usize::try_from(id.into_u64().checked_sub(1)?).ok()?;
         names.get(index).cloned()
     }
@@ -186,7 +181,7 @@ mod tests {
         sim.host("server", move || {
             let s = s.clone();
             async move {
-                s.lock().unwrap().push(current().map(|h| h.to_string()));
+                s.lock().push(current().map(|h| h.to_string()));
                 std::future::pending::<()>().await;
                 Ok(())
             }
@@ -194,14 +189,14 @@ mod tests {
         let s = seen.clone();
         sim.client("client", async move {
             tokio::spawn(async move {
-                s.lock().unwrap().push(current().map(|h| h.to_string()));
+                s.lock().push(current().map(|h| h.to_string()));
             })
             .await?;
             Ok(())
         });
         sim.run().unwrap();
         assert_eq!(current(), None);
-        let seen = seen.lock().unwrap().clone();
+        let seen = seen.lock().clone();
         assert_eq!(
             seen,
             vec![Some("server".to_string()), Some("client".to_string())]

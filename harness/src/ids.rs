@@ -2,7 +2,7 @@
 //! strings drawn from the run's `ids` stream, so the same seed names the
 //! same processes in the same order.
 
-use std::sync::Mutex;
+use parking_lot::Mutex;
 
 use agent::seams::IdSource;
 use rand::Rng;
@@ -22,10 +22,7 @@ impl SeededIds {
 
     /// The next id as a [`uuid::Uuid`].
     pub fn next_uuid(&self) -> uuid::Uuid {
-        let bytes: [u8; 16] = match self.rng.lock() {
-            Ok(mut r) => r.random(),
-            Err(p) => p.into_inner().random(),
-        };
+        let bytes: [u8; 16] = self.rng.lock().random();
         uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
 }

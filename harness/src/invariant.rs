@@ -4,8 +4,9 @@
 //! violation is kept (later ones are only traced) and the runner stops the
 //! simulation after the step in which it happened.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use crate::trace::Trace;
 
@@ -41,10 +42,7 @@ impl Invariants {
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Violation>> {
-        match self.first.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        self.first.lock()
     }
 
     /// Records a violation of `invariant`.

@@ -22,9 +22,10 @@
 //! wait error: exit code -1. Without it, the manager's wait is the status's
 //! single owner (the design of upstream #22881, U2).
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agent::files::fs::Fs;
@@ -196,18 +197,12 @@ impl ScriptBook {
     /// e.g. a small shell that computes output from the command's
     /// environment or the simulated filesystem.
     pub fn set_fallback(&self, f: impl Fn(&SpawnSpec) -> Option<Script> + Send + Sync + 'static) {
-        let mut slot = match self.fallback.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut slot = self.fallback.lock();
         *slot = Some(Arc::new(f));
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Script>> {
-        match self.scripts.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        self.scripts.lock()
     }
 
     /// The script for `spec`: exact entry, then fallback, then `sh`'s
@@ -216,10 +211,7 @@ impl ScriptBook {
         if let Some(s) = self.lock().get(&spec.command) {
             return s.clone();
         }
-        let fallback = match self.fallback.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
+        let fallback = self.fallback.lock().clone();
         if let Some(s) = fallback.and_then(|f| f(spec)) {
             return s;
         }
@@ -306,10 +298,7 @@ struct Group {
 
 impl Group {
     fn lock(&self) -> MutexGuard<'_, GroupState> {
-        match self.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        self.state.lock()
     }
 
     fn write(&self, member: usize, data: &[u8]) {

@@ -10,10 +10,11 @@
 //! list a directory, `w` on a directory to create, rename or remove in it,
 //! `x` to traverse it).
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use agent::files::fs::{FileKind, Fs, Metadata};
 
@@ -360,10 +361,7 @@ impl SimFs {
     }
 
     fn lock(&self) -> MutexGuard<'_, Tree> {
-        match self.tree.lock() {
-            Ok(t) => t,
-            Err(p) => p.into_inner(),
-        }
+        self.tree.lock()
     }
 
     /// `mkdir -p`.

@@ -18,10 +18,11 @@
 //! any other ref, or a path not in that commit, is an error (git/show's 404),
 //! as `git show` fails on an unknown revision or path.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agent::files::fs::{FileKind, Fs};
@@ -67,10 +68,7 @@ impl SimScanner {
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<PathBuf, Snapshot>> {
-        match self.commits.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        self.commits.lock()
     }
 
     /// `git init` with `branch` checked out and an optional origin.

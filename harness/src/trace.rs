@@ -6,10 +6,11 @@
 //! ([`hash`]); a violation prints the tail ([`timeline`]); `--trace
 //! FILE` writes the whole log as JSON lines ([`write_json_lines`]).
 
+use parking_lot::{Mutex, MutexGuard};
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -74,10 +75,7 @@ impl Trace {
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Event>> {
-        match self.events.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        self.events.lock()
     }
 
     /// Records an event at the current sim time, attributed to the host

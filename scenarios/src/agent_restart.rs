@@ -48,6 +48,9 @@ use crate::common::tools::{
     CHATD, Client, Job, SNAPSHOT_BUDGET, Told, answer, check_execute, describe,
 };
 use crate::common::{AGENT, agent_host, chat_id, connect_as, seed_repo};
+use crate::invariants::{
+    AGENT_SERVES_AFTER_RESTART, CALLS_SUCCEED, CLEAR_ERROR_NOT_HANG, WATCH_RESUMES,
+};
 
 /// See the module docs.
 pub const AGENT_RESTART: ScenarioSpec = ScenarioSpec {
@@ -188,7 +191,7 @@ fn build(world: &mut SimWorld<'_>) {
 fn check_failed_promptly(c: &Client, what: &str, crash: Instant, bound: Duration) {
     let now = Instant::now();
     c.inv.check(
-        "clear-error-not-hang",
+        CLEAR_ERROR_NOT_HANG,
         now >= crash && now <= crash + bound,
         || format!("{what} fails within {bound:?} after the crash"),
         || {
@@ -208,7 +211,7 @@ async fn interrupted_execute(c: Client, crash: Instant, job: Job) -> Option<Stri
     let a = answer(&c.inv, "execute", &r)?;
     let told = check_execute(&c.inv, &job, &a);
     c.inv.check(
-        "clear-error-not-hang",
+        CLEAR_ERROR_NOT_HANG,
         matches!(told, Told::Id(_)) && !a.error.is_empty(),
         || "execute of a job cut by the crash: an error with the process id".into(),
         || describe(&a),
@@ -234,7 +237,7 @@ async fn bare_blocking_read(c: Client, crash: Instant) {
     };
     let id = match c.conn.start_process(&req).await {
         Ok(r) => r.id,
-        Err(e) => return c.inv.fail("calls-succeed", "a started server", e),
+        Err(e) => return c.inv.fail(CALLS_SUCCEED, "a started server", e),
     };
     let r = c
         .conn
@@ -245,7 +248,7 @@ async fn bare_blocking_read(c: Client, crash: Instant) {
         format!("{r:?}").chars().take(200).collect::<String>(),
     );
     c.inv.check(
-        "clear-error-not-hang",
+        CLEAR_ERROR_NOT_HANG,
         r.as_ref().is_err_and(|e| e.is_transport()),
         || "the blocking read of a process killed by the crash: a transport error".into(),
         || format!("{r:?}"),
@@ -272,14 +275,14 @@ async fn watch(c: Client, chat: uuid::Uuid, crash: Instant, back: Instant) {
             Ok(w) => w,
             Err(e) => {
                 c.inv.check(
-                    "clear-error-not-hang",
+                    CLEAR_ERROR_NOT_HANG,
                     Instant::now() >= crash,
                     || "the watch connects while the agent is up".into(),
                     || e.to_string(),
                 );
                 if Instant::now() > give_up {
                     c.inv.fail(
-                        "watch-resumes",
+                        WATCH_RESUMES,
                         format!("a watch within {RESUME_BOUND:?} of the restart"),
                         e,
                     );
@@ -316,7 +319,7 @@ async fn watch(c: Client, chat: uuid::Uuid, crash: Instant, back: Instant) {
                     }
                     if seen && after_restart {
                         c.inv.check(
-                            "watch-resumes",
+                            WATCH_RESUMES,
                             Instant::now() <= back + RESUME_BOUND,
                             || format!("the re-added path's changes within {RESUME_BOUND:?} of the restart"),
                             || format!("{:?} after it", Instant::now() - back),
@@ -326,7 +329,7 @@ async fn watch(c: Client, chat: uuid::Uuid, crash: Instant, back: Instant) {
                     }
                 }
                 Ok(Some(Ok(ServerMessage::Error { message }))) => {
-                    c.inv.fail("watch-resumes", "no error message", message);
+                    c.inv.fail(WATCH_RESUMES, "no error message", message);
                     return;
                 }
                 Ok(None) | Ok(Some(Err(_))) => {
@@ -337,7 +340,7 @@ async fn watch(c: Client, chat: uuid::Uuid, crash: Instant, back: Instant) {
                 }
                 Err(_) => {
                     c.inv.fail(
-                        "watch-resumes",
+                        WATCH_RESUMES,
                         "a changes message or the watch's end",
                         "nothing: the watch hangs",
                     );
@@ -370,7 +373,7 @@ async fn after_restart(c: &Client, back: Instant, fresh: Job, lost: Option<Strin
         }
     }
     c.inv.check(
-        "agent-serves-after-restart",
+        AGENT_SERVES_AFTER_RESTART,
         served,
         || format!("{}: its true result within 10 attempts", fresh.command),
         || "no result".into(),
@@ -381,7 +384,7 @@ async fn after_restart(c: &Client, back: Instant, fresh: Job, lost: Option<Strin
         let r = c.call("process_output", args, Some(wait)).await;
         if let Some(a) = answer(&c.inv, "process_output", &r) {
             c.inv.check(
-                "agent-serves-after-restart",
+                AGENT_SERVES_AFTER_RESTART,
                 !a.success && a.error.contains("404"),
                 || format!("process_output on {id}, lost with the old agent: a 404 failure"),
                 || describe(&a),

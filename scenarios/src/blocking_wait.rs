@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use crate::common::{
     FinalResult, connect, host_jobs, join_tasks, offset_by, racy_config, start_in_project,
 };
+use crate::invariants::{CALLS_SUCCEED, WAITER_GETS_FINAL, WAITER_WAKES_PROMPTLY};
 
 /// See the module docs.
 pub const BLOCKING_WAIT: ScenarioSpec = ScenarioSpec {
@@ -142,10 +143,10 @@ async fn drive(
                 let call = conn.process_output(&id, OutputOptions { wait: true });
                 let answer = match tokio::time::timeout(PATIENCE, call).await {
                     Ok(Ok(r)) => r,
-                    Ok(Err(e)) => return inv.fail("calls-succeed", "a waited answer", e),
+                    Ok(Err(e)) => return inv.fail(CALLS_SUCCEED, "a waited answer", e),
                     Err(_) => {
                         return inv.fail(
-                            "waiter-wakes-promptly",
+                            WAITER_WAKES_PROMPTLY,
                             format!("{who}: an answer within {slack:?} of the exit"),
                             format!(
                                 "none {PATIENCE:?} after sending at {sent:?} (exit at {:?})",
@@ -160,7 +161,7 @@ async fn drive(
                     && answer.output == expected.output
                     && answer.exit_code == Some(expected.exit_code);
                 if !inv.check(
-                    "waiter-gets-final",
+                    WAITER_GETS_FINAL,
                     final_ok,
                     || format!("{who}: {}", expected.described()),
                     || {
@@ -175,14 +176,14 @@ async fn drive(
                 }
                 let Some(exit) = exit_time(&trace, &id) else {
                     return inv.fail(
-                        "waiter-gets-final",
+                        WAITER_GETS_FINAL,
                         format!("{who}: an answer after the agent's exit event"),
                         "no proc.exit event",
                     );
                 };
                 let due = exit.max(sent + arrival) + slack;
                 inv.check(
-                    "waiter-wakes-promptly",
+                    WAITER_WAKES_PROMPTLY,
                     answered <= due,
                     || format!("{who}: answered by {due:?} (exit {exit:?}, sent {sent:?})"),
                     || format!("answered at {answered:?}"),

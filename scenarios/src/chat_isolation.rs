@@ -18,8 +18,9 @@
 //!
 //! Catches `chat-id-unchecked`.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agent_sdk::{AgentConn, HttpAgentConn, OutputOptions, SdkError};
@@ -29,6 +30,10 @@ use uuid::Uuid;
 
 use crate::common::{
     FinalResult, agent_host_running, chat_id, connect, connect_as, join_tasks, start_in_project,
+};
+use crate::invariants::{
+    CALLS_SUCCEED, CHATLESS_PROCESS_VISIBLE, LIST_IS_SCOPED, NO_CROSS_CHAT_OUTPUT,
+    NO_CROSS_CHAT_SIGNAL, OWN_PROCESS_UNTOUCHED,
 };
 
 /// See the module docs.
@@ -90,10 +95,7 @@ struct Registry(Arc<Mutex<Vec<Started>>>);
 
 impl Registry {
     fn lock(&self) -> MutexGuard<'_, Vec<Started>> {
-        match self.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        self.0.lock()
     }
 
     fn add(&self, s: Started) {
@@ -246,7 +248,7 @@ impl Run {
             {
                 Ok(r) => {
                     self.inv.check(
-                        "own-process-untouched",
+                        OWN_PROCESS_UNTOUCHED,
                         !r.running && r.output == exp.output && r.exit_code == Some(exp.exit_code),
                         || {
                             format!(
@@ -264,7 +266,7 @@ impl Run {
                         },
                     );
                 }
-                Err(e) => self.inv.fail("calls-succeed", "a waited answer", e),
+                Err(e) => self.inv.fail(CALLS_SUCCEED, "a waited answer", e),
             }
         }
     }
@@ -299,13 +301,13 @@ impl Run {
                     Err(e) if is_not_found(&e, &s.id) => true,
                     Err(e) if e.is_transport() => self.transport(e),
                     Err(e) => self.inv.check(
-                        "no-cross-chat-output",
+                        NO_CROSS_CHAT_OUTPUT,
                         false,
                         || format!("{} reading {} ({}): 404", self.me(), s.command, s.id),
                         || e.to_string(),
                     ),
                     Ok(r) => self.inv.check(
-                        "no-cross-chat-output",
+                        NO_CROSS_CHAT_OUTPUT,
                         false,
                         || format!("{} reading {} ({}): 404", self.me(), s.command, s.id),
                         || format!("200 with {}'s output {:?}", s.owner, r.output),
@@ -320,7 +322,7 @@ impl Run {
                     Err(e) if is_not_found(&e, &s.id) => true,
                     Err(e) if e.is_transport() => self.transport(e),
                     answer => self.inv.check(
-                        "no-cross-chat-signal",
+                        NO_CROSS_CHAT_SIGNAL,
                         false,
                         || format!("{} killing {} ({}): 404", self.me(), s.command, s.id),
                         || answer.map_or_else(|e| e.to_string(), |()| "200".into()),
@@ -339,7 +341,7 @@ impl Run {
                     Ok(_) => true,
                     Err(e) if e.is_transport() => self.transport(e),
                     Err(e) => self.inv.check(
-                        "chatless-process-visible",
+                        CHATLESS_PROCESS_VISIBLE,
                         false,
                         || format!("{} reading chat-less {}: 200", self.me(), s.id),
                         || e.to_string(),
@@ -359,7 +361,7 @@ impl Run {
             Ok(r) => {
                 let prefix = format!("{} ", self.caller.name);
                 self.inv.check(
-                    "no-cross-chat-output",
+                    NO_CROSS_CHAT_OUTPUT,
                     r.output.lines().all(|l| l.starts_with(&prefix)),
                     || {
                         format!(
@@ -373,7 +375,7 @@ impl Run {
                 )
             }
             Err(e) => {
-                self.inv.fail("calls-succeed", "an own process's output", e);
+                self.inv.fail(CALLS_SUCCEED, "an own process's output", e);
                 false
             }
         }
@@ -389,7 +391,7 @@ impl Run {
         let listed = match self.conn.list_processes().await {
             Ok(l) => l.processes,
             Err(e) => {
-                self.inv.fail("calls-succeed", "a list", e);
+                self.inv.fail(CALLS_SUCCEED, "a list", e);
                 return false;
             }
         };
@@ -397,7 +399,7 @@ impl Run {
         match me {
             // A chat's own processes were all started before its calls.
             Some(_) => self.inv.check(
-                "list-is-scoped",
+                LIST_IS_SCOPED,
                 ids == before,
                 || format!("{} lists exactly its own {before:?}", self.me()),
                 || format!("{:?}", described(&listed)),
@@ -405,7 +407,7 @@ impl Run {
             // Others may be starting right now: a superset of the
             // acknowledged ones, all from the workload.
             None => self.inv.check(
-                "list-is-scoped",
+                LIST_IS_SCOPED,
                 ids.is_superset(&before)
                     && listed.iter().all(|p| self.commands.contains(&p.command)),
                 || format!("nochat lists every process, at least {before:?}"),
@@ -415,7 +417,7 @@ impl Run {
     }
 
     fn transport(&self, e: SdkError) -> bool {
-        self.inv.fail("calls-succeed", "an answer", e);
+        self.inv.fail(CALLS_SUCCEED, "an answer", e);
         false
     }
 }

@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::invariants::{CALLS_SUCCEED, CLIENT_TASKS_COMPLETE};
 use agent::headtail::{HeadTailBuffer, Truncation};
 use agent::http::chat::CHAT_ID_HEADER;
 use agent_sdk::{AgentConn, HttpAgentConn, ProcessOutputResponse, StartProcessRequest};
@@ -141,7 +142,7 @@ pub async fn start_in_project(
     match conn.start_process(&req).await {
         Ok(r) => Some(r.id),
         Err(e) => {
-            inv.fail("calls-succeed", "a started process", e);
+            inv.fail(CALLS_SUCCEED, "a started process", e);
             None
         }
     }
@@ -154,7 +155,7 @@ pub async fn join_task<T>(inv: &Invariants, task: JoinHandle<T>) -> Option<T> {
     match task.await {
         Ok(v) => Some(v),
         Err(e) => {
-            inv.fail("client-tasks-complete", "every client task finishes", e);
+            inv.fail(CLIENT_TASKS_COMPLETE, "every client task finishes", e);
             None
         }
     }

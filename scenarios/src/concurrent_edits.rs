@@ -21,8 +21,9 @@
 //! have come after it), an own bump never fails, and the files' final
 //! contents hold every acknowledged change. Catches `unserialised-edits`.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agent_sdk::{AgentConn, EditFilesRequest, FileEdit, FileEdits, HttpAgentConn};
@@ -32,6 +33,7 @@ use rand::seq::SliceRandom;
 use tokio::time::Instant;
 
 use crate::common::{agent_host, chat_id, connect, connect_as};
+use crate::invariants::{ACKNOWLEDGED_EDIT_KEPT, CALLS_SUCCEED, CLIENT_TASKS_COMPLETE};
 
 /// See the module docs.
 pub const CONCURRENT_EDITS: ScenarioSpec = ScenarioSpec {
@@ -212,10 +214,7 @@ struct Shared(Arc<Mutex<History>>);
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, History> {
-        match self.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        self.0.lock()
     }
 }
 
@@ -268,7 +267,7 @@ async fn drive(
         .collect();
     for t in tasks {
         if let Err(e) = t.await {
-            inv.fail("client-tasks-complete", "every client task finishes", e);
+            inv.fail(CLIENT_TASKS_COMPLETE, "every client task finishes", e);
         }
     }
     if inv.violated() {
@@ -333,7 +332,7 @@ impl Chat {
     }
 
     fn failed(&self, what: &str, e: impl std::fmt::Display) -> bool {
-        self.inv.fail("calls-succeed", what, e);
+        self.inv.fail(CALLS_SUCCEED, what, e);
         false
     }
 
@@ -381,7 +380,7 @@ impl Chat {
                     })
                     .collect();
                 self.inv.fail(
-                    "acknowledged-edit-kept",
+                    ACKNOWLEDGED_EDIT_KEPT,
                     format!("chat{me}'s own acknowledged lines {expected:?}"),
                     e,
                 );
@@ -483,7 +482,7 @@ impl Chat {
                         s.is_some_and(|s| if last { s == *a } else { *a <= s && s <= *i })
                     });
                 self.inv.check(
-                    "acknowledged-edit-kept",
+                    ACKNOWLEDGED_EDIT_KEPT,
                     ok,
                     || {
                         if last {
@@ -505,7 +504,7 @@ impl Chat {
                     .filter(|n| !content.lines().any(|l| l == n.as_str()))
                     .collect();
                 self.inv.check(
-                    "acknowledged-edit-kept",
+                    ACKNOWLEDGED_EDIT_KEPT,
                     seen.is_some_and(|v| v >= version) && missing.is_empty(),
                     || format!("{who} of journal-{k}.md: version >= {version} and notes {notes:?}"),
                     || format!("version {seen:?}, missing {missing:?} in {content:?}"),

@@ -38,8 +38,9 @@
 //! [`MARGIN`]: crate::common::tools::MARGIN
 //! [`SNAPSHOT_BUDGET`]: crate::common::tools::SNAPSHOT_BUDGET
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agent_sdk::{AgentConn, OutputOptions};
@@ -53,6 +54,9 @@ use crate::common::tools::{
     describe,
 };
 use crate::common::{AGENT, FinalResult, connect};
+use crate::invariants::{
+    CLIENT_TASKS_COMPLETE, NO_OUTPUT_LOST, TOOL_RESULT_IS_TRUE_OR_NAMES_PROCESS,
+};
 
 /// See the module docs.
 pub const FLAKY_NETWORK: ScenarioSpec = ScenarioSpec {
@@ -184,7 +188,7 @@ fn check_output(inv: &Invariants, job: &Job, id: &str, a: &Answer) -> bool {
         // too (the SDK's URL) except for a deadline, which is the original's
         // bare `context deadline exceeded`.
         inv.check(
-            "tool-result-is-true-or-names-process",
+            TOOL_RESULT_IS_TRUE_OR_NAMES_PROCESS,
             !a.success && a.output.is_empty(),
             || format!("{who}: a failure without output"),
             || describe(a),
@@ -236,21 +240,19 @@ async fn drive(c: Client, jobs: Vec<Job>, healed_at: Duration) -> turmoil::Resul
             tokio::spawn(async move {
                 let command = job.command.clone();
                 let t = run_job(c, job).await;
-                told.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(command, t);
+                told.lock().insert(command, t);
             })
         })
         .collect();
     for t in tasks {
         if let Err(e) = t.await {
             c.inv
-                .fail("client-tasks-complete", "every tool task finishes", e);
+                .fail(CLIENT_TASKS_COMPLETE, "every tool task finishes", e);
         }
     }
     // The final check runs on a healed network.
     tokio::time::sleep_until(start + healed_at).await;
-    let told = told.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let told = told.lock().clone();
     final_check(&c, &jobs, &told).await;
     Ok(())
 }
@@ -260,7 +262,7 @@ async fn drive(c: Client, jobs: Vec<Job>, healed_at: Duration) -> turmoil::Resul
 async fn final_check(c: &Client, jobs: &[Job], told: &BTreeMap<String, Told>) {
     let list = match c.conn.list_processes().await {
         Ok(l) => l,
-        Err(e) => return c.inv.fail("no-output-lost", "a process list", e),
+        Err(e) => return c.inv.fail(NO_OUTPUT_LOST, "a process list", e),
     };
     for job in jobs {
         let ids: Vec<&str> = list
@@ -284,7 +286,7 @@ async fn final_check(c: &Client, jobs: &[Job], told: &BTreeMap<String, Told>) {
             Some(Told::StartFailed) | None => ids.len() <= 1,
         };
         c.inv.check(
-            "no-output-lost",
+            NO_OUTPUT_LOST,
             ok,
             || {
                 format!(
@@ -312,18 +314,18 @@ async fn check_final_output(c: &Client, job: &Job, id: &str) {
             Ok(r) if r.running => continue,
             Ok(r) => {
                 c.inv.check(
-                    "no-output-lost",
+                    NO_OUTPUT_LOST,
                     exp.is_met_by(&r),
                     || format!("{} ({id}): {}", job.command, exp.described()),
                     || FinalResult::describe_answer(&r),
                 );
                 return;
             }
-            Err(e) => return c.inv.fail("no-output-lost", "a final snapshot", e),
+            Err(e) => return c.inv.fail(NO_OUTPUT_LOST, "a final snapshot", e),
         }
     }
     c.inv.fail(
-        "no-output-lost",
+        NO_OUTPUT_LOST,
         format!("{} ({id}) exits", job.command),
         "still running",
     );

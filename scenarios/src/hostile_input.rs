@@ -36,6 +36,9 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::common::{AGENT, connect};
+use crate::invariants::{
+    CALLS_SUCCEED, GENERATOR, HOSTILE_ANSWER_WELL_FORMED, REJECTED_REQUEST_CHANGES_NOTHING,
+};
 
 use agent_testkit::hostile::{
     self, Answer, BODY_LIMIT, Concrete, Fill, SAFE_COMMANDS, check_answer, writes_files,
@@ -237,7 +240,7 @@ async fn fuzz(inv: Invariants, trace: Trace, fs: SimFs, seed: [u8; 32]) -> turmo
     let fill = match fixtures().await {
         Ok(f) => f,
         Err(e) => {
-            inv.fail("calls-succeed", "the placeholder processes", e);
+            inv.fail(CALLS_SUCCEED, "the placeholder processes", e);
             return Ok(());
         }
     };
@@ -250,7 +253,7 @@ async fn fuzz(inv: Invariants, trace: Trace, fs: SimFs, seed: [u8; 32]) -> turmo
         let h = match strategy.new_tree(&mut runner) {
             Ok(tree) => tree.current(),
             Err(e) => {
-                inv.fail("generator", "a hostile request", e);
+                inv.fail(GENERATOR, "a hostile request", e);
                 break;
             }
         };
@@ -260,16 +263,12 @@ async fn fuzz(inv: Invariants, trace: Trace, fs: SimFs, seed: [u8; 32]) -> turmo
         let answer = match tokio::time::timeout(ANSWER_WITHIN, send(&c)).await {
             Ok(Ok(a)) => a,
             Ok(Err(e)) => {
-                inv.fail(
-                    "hostile-answer-well-formed",
-                    format!("{what}: an answer"),
-                    e,
-                );
+                inv.fail(HOSTILE_ANSWER_WELL_FORMED, format!("{what}: an answer"), e);
                 break;
             }
             Err(_) => {
                 inv.fail(
-                    "hostile-answer-well-formed",
+                    HOSTILE_ANSWER_WELL_FORMED,
                     format!("{what}: an answer within {ANSWER_WITHIN:?}"),
                     "none",
                 );
@@ -287,7 +286,7 @@ async fn fuzz(inv: Invariants, trace: Trace, fs: SimFs, seed: [u8; 32]) -> turmo
         );
         if let Err(e) = check_answer(&c, &answer) {
             inv.fail(
-                "hostile-answer-well-formed",
+                HOSTILE_ANSWER_WELL_FORMED,
                 "the property of bad_input.rs",
                 e,
             );
@@ -296,7 +295,7 @@ async fn fuzz(inv: Invariants, trace: Trace, fs: SimFs, seed: [u8; 32]) -> turmo
         let after = snapshot(&fs);
         if !((200..300).contains(&answer.status) && writes_files(&c)) {
             let ok = inv.check(
-                "rejected-request-changes-nothing",
+                REJECTED_REQUEST_CHANGES_NOTHING,
                 before == after,
                 || format!("{what} -> {}: no change in SimFs", answer.status),
                 || format!("{:?}", diff(&before, &after)),

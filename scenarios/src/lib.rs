@@ -14,6 +14,7 @@ pub mod common;
 pub mod concurrent_edits;
 pub mod flaky_network;
 pub mod hostile_input;
+pub mod invariants;
 pub mod lost_path_notification;
 pub mod signal_vs_exit;
 pub mod stale_output;

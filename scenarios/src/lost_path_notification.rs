@@ -18,6 +18,7 @@ use harness::prelude::*;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{AGENT, agent_host, chat_id, connect_as, racy_config, seed_repo};
+use crate::invariants::{CALLS_SUCCEED, CHANGES_AFTER_ADD, WATCH_CONNECTS};
 
 /// See the module docs.
 pub const LOST_PATH_NOTIFICATION: ScenarioSpec = ScenarioSpec {
@@ -76,18 +77,18 @@ async fn drive(
     });
     tokio::time::sleep(delay).await;
     if let Err(e) = conn.write_file(&file, b"note\n".to_vec()).await {
-        inv.fail("calls-succeed", "write-file succeeds", e);
+        inv.fail(CALLS_SUCCEED, "write-file succeeds", e);
         return Ok(());
     }
     trace.record("client.wrote", file.clone());
     let mut ws = match watch.await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
-            inv.fail("watch-connects", "a WebSocket", e);
+            inv.fail(WATCH_CONNECTS, "a WebSocket", e);
             return Ok(());
         }
         Err(e) => {
-            inv.fail("watch-connects", "a WebSocket", e);
+            inv.fail(WATCH_CONNECTS, "a WebSocket", e);
             return Ok(());
         }
     };
@@ -98,14 +99,14 @@ async fn drive(
         let text = match next {
             Err(_) => {
                 inv.fail(
-                    "changes-after-add",
+                    CHANGES_AFTER_ADD,
                     format!("a changes message for {PROJECT} within {DEADLINE:?}"),
                     "none",
                 );
                 break;
             }
             Ok(None) | Ok(Some(Err(_))) => {
-                inv.fail("changes-after-add", "an open watch", "the watch closed");
+                inv.fail(CHANGES_AFTER_ADD, "an open watch", "the watch closed");
                 break;
             }
             Ok(Some(Ok(Message::Text(t)))) => t,

@@ -28,6 +28,9 @@ use crate::common::{
     FinalResult, connect, host_jobs, join_task, join_tasks, offset_by, racy_config,
     start_in_project,
 };
+use crate::invariants::{
+    CALLS_SUCCEED, EXIT_CODE_KEPT, SIGNAL_ANSWERS_200_OR_409, WAIT_RETURNS_FINAL,
+};
 
 /// See the module docs.
 pub const SIGNAL_VS_EXIT: ScenarioSpec = ScenarioSpec {
@@ -144,7 +147,7 @@ fn check_signal(inv: &Invariants, who: &str, answer: &Result<(), SdkError>) -> b
         Err(e) if e.status() == Some(409) => false,
         Err(e) => {
             inv.fail(
-                "signal-answers-200-or-409",
+                SIGNAL_ANSWERS_200_OR_409,
                 format!("{who}: 200 or 409"),
                 e.to_string(),
             );
@@ -158,7 +161,7 @@ fn check_final(inv: &Invariants, job: &Job, delivered: bool, r: &ProcessOutputRe
     let who = &job.command;
     if r.running {
         inv.fail(
-            "wait-returns-final",
+            WAIT_RETURNS_FINAL,
             format!("{who}: running=false"),
             "running=true",
         );
@@ -167,7 +170,7 @@ fn check_final(inv: &Invariants, job: &Job, delivered: bool, r: &ProcessOutputRe
     match job.kind {
         Kind::Stubborn => {
             inv.check(
-                "exit-code-kept",
+                EXIT_CODE_KEPT,
                 r.output == job.output && r.exit_code == Some(job.exit_code),
                 || {
                     format!(
@@ -185,7 +188,7 @@ fn check_final(inv: &Invariants, job: &Job, delivered: bool, r: &ProcessOutputRe
                 &[job.exit_code]
             };
             inv.check(
-                "exit-code-kept",
+                EXIT_CODE_KEPT,
                 r.exit_code.is_some_and(|c| allowed.contains(&c)),
                 || format!("{who} (signal delivered: {delivered}): exit code in {allowed:?}"),
                 || format!("{who}: {}", FinalResult::describe_answer(r)),
@@ -239,7 +242,7 @@ async fn drive(inv: Invariants, trace: Trace, jobs: Vec<Job>) -> turmoil::Result
             match c.process_output(&id, OutputOptions { wait: true }).await {
                 Ok(r) => Some(r),
                 Err(e) => {
-                    i.fail("calls-succeed", "a waited answer", e);
+                    i.fail(CALLS_SUCCEED, "a waited answer", e);
                     None
                 }
             }

@@ -9,6 +9,9 @@ use agent_sdk::{AgentConn, OutputOptions, ProcessOutputResponse};
 use harness::prelude::*;
 
 use crate::common::{FinalResult, connect, host_jobs, join_tasks, start_in_project};
+use crate::invariants::{
+    CALLS_SUCCEED, FINISHED_ANSWER_IS_FINAL, POLLER_SEES_EXIT, WAIT_RETURNS_FINAL,
+};
 
 /// See the module docs.
 pub const STALE_OUTPUT: ScenarioSpec = ScenarioSpec {
@@ -51,7 +54,7 @@ fn check(inv: &Invariants, exp: &FinalResult, who: &str, r: &ProcessOutputRespon
         return false;
     }
     inv.check(
-        "finished-answer-is-final",
+        FINISHED_ANSWER_IS_FINAL,
         exp.is_met_by(r),
         || format!("{who}: {}", exp.described()),
         || format!("{who}: {}", FinalResult::describe_answer(r)),
@@ -103,11 +106,11 @@ async fn drive(
                     {
                         Ok(r) if check(&inv, &exp, &who, &r) => return,
                         Ok(_) => {}
-                        Err(e) => return inv.fail("calls-succeed", "an answer", e),
+                        Err(e) => return inv.fail(CALLS_SUCCEED, "an answer", e),
                     }
                     tokio::time::sleep(Duration::from_millis(gap)).await;
                 }
-                inv.fail("poller-sees-exit", "running=false within 500 polls", who);
+                inv.fail(POLLER_SEES_EXIT, "running=false within 500 polls", who);
             }));
         }
         let (c, i, e) = (conn.clone(), inv.clone(), exp.clone());
@@ -116,13 +119,13 @@ async fn drive(
                 Ok(r) => {
                     let done = check(&i, &e, "waiter", &r);
                     i.check(
-                        "wait-returns-final",
+                        WAIT_RETURNS_FINAL,
                         done,
                         || "running=false".into(),
                         || "running=true".into(),
                     );
                 }
-                Err(err) => i.fail("calls-succeed", "a waited answer", err),
+                Err(err) => i.fail(CALLS_SUCCEED, "a waited answer", err),
             }
         }));
     }

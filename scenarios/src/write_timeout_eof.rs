@@ -31,6 +31,7 @@ use harness::prelude::*;
 use serde_json::{Value, json};
 
 use crate::common::{FinalResult, connect, join_task, join_tasks};
+use crate::invariants::CALLS_SUCCEED;
 
 /// See the module docs.
 pub const WRITE_TIMEOUT_EOF: ScenarioSpec = ScenarioSpec {
@@ -219,7 +220,7 @@ async fn process_output_flow(flow: Flow, tools: ChatTools, inv: Invariants, trac
         .and_then(|v| v["background_process_id"].as_str().map(str::to_string));
     let Some(id) = id else {
         return inv.fail(
-            "calls-succeed",
+            CALLS_SUCCEED,
             "a background process id",
             format!("execute answered {}", started.text),
         );

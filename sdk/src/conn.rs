@@ -1,6 +1,7 @@
 //! The `AgentConn` trait and its HTTP implementation's transport core.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -100,10 +101,7 @@ impl<C: Connector> HttpAgentConn<C> {
     /// Every header a request carries besides `Host` and `Content-Type`:
     /// the token, then the caller's extra headers (chat ids).
     pub(crate) fn headers(&self) -> HeaderMap {
-        let mut headers = match self.extra_headers.lock() {
-            Ok(h) => h.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
+        let mut headers = self.extra_headers.lock().clone();
         if let Some(auth) = &self.authorization {
             headers
                 .entry(http::header::AUTHORIZATION)
@@ -113,10 +111,7 @@ impl<C: Connector> HttpAgentConn<C> {
     }
 
     pub(crate) fn replace_headers(&self, headers: HeaderMap) {
-        match self.extra_headers.lock() {
-            Ok(mut h) => *h = headers,
-            Err(p) => *p.into_inner() = headers,
-        }
+        *self.extra_headers.lock() = headers;
     }
 
     /// The URL used in error texts.

@@ -9,11 +9,8 @@ use agent::{AgentConfig, Bug, BugSet};
 use agent_sdk::{
     AgentConn, HttpAgentConn, OutputOptions, SdkError, StartProcessRequest, TcpConnector,
 };
-use agent_testkit::TestAgent;
+use agent_testkit::{CHAT_A, CHAT_B, TestAgent};
 use http::HeaderMap;
-
-const CHAT_A: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
-const CHAT_B: &str = "16fd2706-8baf-433b-82eb-8c7fada847da";
 
 /// A real agent on `127.0.0.1:0`; processes are killed when dropped.
 struct Served {

@@ -30,9 +30,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
 
-/// Chat ids the generated headers use.
-pub const CHAT_A: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
-pub const CHAT_B: &str = "16fd2706-8baf-433b-82eb-8c7fada847da";
+use crate::{CHAT_A, CHAT_B};
 
 /// The request body limit of the agents under test: small, so that bodies
 /// beyond it stay cheap.

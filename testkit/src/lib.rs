@@ -6,4 +6,9 @@
 pub mod hostile;
 mod served;
 
+/// Two well-formed chat ids, for tests of chat scoping and the
+/// chat-header generators.
+pub const CHAT_A: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+pub const CHAT_B: &str = "16fd2706-8baf-433b-82eb-8c7fada847da";
+
 pub use served::{TEST_TOKEN, TestAgent, real_seams};

@@ -26,9 +26,10 @@ pub mod resolve;
 pub use agent_wire::files as wire;
 pub mod write;
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::OwnedMutexGuard;
 
@@ -42,11 +43,8 @@ pub struct FileLocks {
 }
 
 impl FileLocks {
-    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<PathBuf, Arc<tokio::sync::Mutex<()>>>> {
-        match self.locks.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+    fn map(&self) -> parking_lot::MutexGuard<'_, BTreeMap<PathBuf, Arc<tokio::sync::Mutex<()>>>> {
+        self.locks.lock()
     }
 
     /// The lock for `path` (a resolved, absolute path). Entries nobody holds

@@ -11,8 +11,9 @@
 //! cancelled at that point (a dropped request) still notifies: stored paths
 //! are never left without a signal.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -87,10 +88,7 @@ impl PathStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        match self.inner.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.inner.lock()
     }
 
     /// Adds `paths` to every chat in `chats` (nil ids skipped), then

@@ -8,10 +8,11 @@
 //! through [`Fs`] and the wall clock only through [`WallClock`]; its timers
 //! are `tokio::time`, so it runs unchanged under simulation.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
@@ -87,10 +88,7 @@ impl WatchHandler {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        match self.state.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.state.lock()
     }
 
     /// Resolves each absolute path to its repository root and watches the
@@ -215,10 +213,7 @@ impl WatchHandler {
         F: FnMut() -> Fut,
         Fut: Future<Output = ()>,
     {
-        let taken = match self.trigger_rx.lock() {
-            Ok(mut rx) => rx.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
+        let taken = self.trigger_rx.lock().take();
         let Some(mut trigger) = taken else {
             return;
         };

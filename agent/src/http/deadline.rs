@@ -20,9 +20,10 @@
 //!
 //! All times are `tokio::time::Instant`, so paused and simulated clocks work.
 
+use parking_lot::Mutex;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -41,18 +42,12 @@ impl ConnDeadline {
 
     /// Replaces the deadline (`None` clears it, e.g. after an upgrade).
     pub fn set(&self, at: Option<Instant>) {
-        match self.at.lock() {
-            Ok(mut g) => *g = at,
-            Err(p) => *p.into_inner() = at,
-        }
+        *self.at.lock() = at;
     }
 
     /// The current deadline.
     pub fn get(&self) -> Option<Instant> {
-        match self.at.lock() {
-            Ok(g) => *g,
-            Err(p) => *p.into_inner(),
-        }
+        *self.at.lock()
     }
 
     /// Whether a write now would fail.

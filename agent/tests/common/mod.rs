@@ -22,12 +22,9 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::sync::{Notify, mpsc};
 
-pub const CHAT_A: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
-pub const CHAT_B: &str = "16fd2706-8baf-433b-82eb-8c7fada847da";
-
 // Not every test uses every item.
 #[allow(unused_imports)]
-pub use agent_testkit::{TEST_TOKEN, TestAgent, real_seams};
+pub use agent_testkit::{CHAT_A, CHAT_B, TEST_TOKEN, TestAgent, real_seams};
 
 /// The raw client of a [`TestAgent`] (the agent's own tests only).
 pub trait TestAgentExt {

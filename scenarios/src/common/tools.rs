@@ -18,6 +18,10 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::FinalResult;
+use crate::invariants::{
+    PARTIAL_OUTPUT_IS_A_PREFIX, TOOL_ANSWERS_JSON, TOOL_CALL_BOUNDED,
+    TOOL_RESULT_IS_TRUE_OR_NAMES_PROCESS,
+};
 
 /// The host running the chat tools.
 pub const CHATD: &str = "chatd";
@@ -141,7 +145,7 @@ impl Client {
         );
         if let Some(timeout) = timeout {
             self.inv.check(
-                "tool-call-bounded",
+                TOOL_CALL_BOUNDED,
                 took <= timeout + MARGIN,
                 || format!("{tool} {args} returns within {:?}", timeout + MARGIN),
                 || format!("it took {took:?}"),
@@ -158,11 +162,7 @@ pub(crate) fn answer(inv: &Invariants, tool: &str, r: &ToolResult) -> Option<Ans
         .then(|| serde_json::from_str::<Answer>(&r.text).ok())
         .flatten();
     if decoded.is_none() {
-        inv.fail(
-            "tool-answers-json",
-            format!("{tool}: a JSON result"),
-            &r.text,
-        );
+        inv.fail(TOOL_ANSWERS_JSON, format!("{tool}: a JSON result"), &r.text);
     }
     decoded
 }
@@ -192,7 +192,7 @@ pub(crate) fn describe(a: &Answer) -> String {
 /// The answer of a finished process is its true result.
 pub(crate) fn check_true_result(inv: &Invariants, who: &str, a: &Answer, exp: &FinalResult) {
     inv.check(
-        "tool-result-is-true-or-names-process",
+        TOOL_RESULT_IS_TRUE_OR_NAMES_PROCESS,
         is_final(a, exp),
         || format!("{who}: {}", exp.described()),
         || describe(a),
@@ -206,7 +206,7 @@ pub(crate) fn check_partial(inv: &Invariants, who: &str, a: &Answer, script: &Sc
     }
     let written = String::from_utf8_lossy(&script.output()).into_owned();
     inv.check(
-        "partial-output-is-a-prefix",
+        PARTIAL_OUTPUT_IS_A_PREFIX,
         written.starts_with(&a.output),
         || format!("{who}: a prefix of the {} scripted bytes", written.len()),
         || describe(a),
@@ -221,7 +221,7 @@ pub(crate) fn check_execute(inv: &Invariants, job: &Job, a: &Answer) -> Told {
             return Told::StartFailed;
         }
         let ok = inv.check(
-            "tool-result-is-true-or-names-process",
+            TOOL_RESULT_IS_TRUE_OR_NAMES_PROCESS,
             a.error.is_empty() && !a.background_process_id.is_empty(),
             || format!("{who}: a background process id"),
             || describe(a),
@@ -240,7 +240,7 @@ pub(crate) fn check_execute(inv: &Invariants, job: &Job, a: &Answer) -> Told {
         return Told::StartFailed;
     }
     inv.check(
-        "tool-result-is-true-or-names-process",
+        TOOL_RESULT_IS_TRUE_OR_NAMES_PROCESS,
         !a.background_process_id.is_empty(),
         || format!("{who}: an error with background_process_id"),
         || describe(a),
