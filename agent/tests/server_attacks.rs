@@ -16,7 +16,6 @@ use assert_cmd::cargo::cargo_bin;
 use common::{Answer, Client};
 use http::Method;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const TOKEN: &str = "attack-test-token";
 /// Every attack must be answered within this.
@@ -84,17 +83,7 @@ async fn every_known_attack_is_refused_promptly_within_bounded_memory() {
         .spawn()
         .unwrap();
     let pid = child.id().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let addr: SocketAddr = first
-        .strip_prefix("listening on ")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let addr: SocketAddr = common::listening_addr(&mut child).await;
     let user = Client::tcp(addr).with_token(Some(TOKEN));
     let bystander = user.clone();
 

@@ -138,19 +138,8 @@ async fn run_binary(args: &[&str], env_token: Option<&str>) -> Running {
         cmd.env("AGENT_TOKEN", token);
     }
     let mut child = cmd.spawn().expect("spawn agent");
-    let stdout = child.stdout.take().expect("stdout");
     let stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let mut lines = BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("agent starts")
-        .expect("read")
-        .expect("a line");
-    let addr = first
-        .strip_prefix("listening on ")
-        .expect("listening line")
-        .parse()
-        .expect("socket address");
+    let addr = common::listening_addr(&mut child).await;
     Running {
         child,
         client: Client::tcp(addr),

@@ -2,6 +2,8 @@
 //! through the SDK, and on SIGTERM shuts down cleanly leaving no child
 //! process behind.
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -9,7 +11,6 @@ use agent_sdk::{AgentConn, HttpAgentConn, OutputOptions, StartProcessRequest, Tc
 use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Whether `pid` is a live (non-zombie) process.
 fn alive(pid: i32) -> bool {
@@ -48,18 +49,7 @@ async fn the_binary_serves_the_sdk_and_leaves_no_child_after_sigterm() {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn agent");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("agent starts")
-        .expect("read")
-        .expect("a line");
-    let addr = first
-        .strip_prefix("listening on ")
-        .expect("listening line")
-        .parse()
-        .expect("socket address");
+    let addr = common::listening_addr(&mut child).await;
 
     let conn = HttpAgentConn::new(TcpConnector { addr }).with_token(token);
     // A shell that reports its own pid and a grandchild's, then waits.

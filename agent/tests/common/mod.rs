@@ -26,6 +26,25 @@ use tokio::sync::{Notify, mpsc};
 #[allow(unused_imports)]
 pub use agent_testkit::{CHAT_A, CHAT_B, TEST_TOKEN, TestAgent, real_seams};
 
+/// Waits (30 s at most) for a spawned `agent` binary's first stdout line,
+/// `listening on ADDR`, and returns ADDR. The child must have been spawned
+/// with `stdout(Stdio::piped())`.
+pub async fn listening_addr(child: &mut tokio::process::Child) -> SocketAddr {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("agent starts")
+        .expect("read")
+        .expect("a line");
+    first
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .parse()
+        .expect("socket address")
+}
+
 /// The raw client of a [`TestAgent`] (the agent's own tests only).
 pub trait TestAgentExt {
     /// A client with the agent's token.
