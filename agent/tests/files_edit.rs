@@ -623,7 +623,7 @@ fn stage_read_race(fx: &Fixture, path: PathBuf) {
     let agent: Arc<Mutex<Option<Agent>>> = Arc::new(Mutex::new(Some(fx.agent.clone())));
     let readers = Arc::new((Mutex::new(0usize), Condvar::new()));
     fx.fs.set(move |call, p| {
-        if call != Call::Read || p != path {
+        if !matches!(call, Call::Read | Call::ReadRange) || p != path {
             return None;
         }
         let (count, cv) = &*readers;
