@@ -161,15 +161,17 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    // The token file is read (or created) before the runtime starts, so
+    // this blocking file work never runs on a runtime thread.
+    let token = token(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("start the tokio runtime")?;
-    runtime.block_on(run(args))
+    runtime.block_on(run(args, token))
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
-    let token = token(&args)?;
+async fn run(args: Args, token: Option<String>) -> anyhow::Result<()> {
     let config = AgentConfig {
         dir: args.dir,
         #[cfg(feature = "bug-switches")]

@@ -87,6 +87,9 @@ pub fn iec_size(n: u64) -> String {
 #[derive(Clone, Debug)]
 pub struct GitCliScanner {
     git: PathBuf,
+    /// Whether `git` was found when the scanner was made: looked up once,
+    /// because `available` is asked on every scan, on a runtime thread.
+    available: bool,
 }
 
 impl Default for GitCliScanner {
@@ -119,25 +122,9 @@ impl GitCliScanner {
     /// A given git binary: a bare name is looked up in `PATH`, a path is
     /// used as is (tests point it at a missing file to model "no git").
     pub fn with_binary(git: impl Into<PathBuf>) -> Self {
-        GitCliScanner { git: git.into() }
-    }
-
-    /// Go's `exec.LookPath`: the binary if it is an executable file.
-    fn look_path(&self) -> Option<PathBuf> {
-        fn executable(p: &Path) -> bool {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::metadata(p)
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        }
-        if self.git.components().count() > 1 {
-            return executable(&self.git).then(|| self.git.clone());
-        }
-        let path = std::env::var_os("PATH")?;
-        std::env::split_paths(&path)
-            .filter(|dir| !dir.as_os_str().is_empty())
-            .map(|dir| dir.join(&self.git))
-            .find(|candidate| executable(candidate))
+        let git = git.into();
+        let available = look_path(&git).is_some();
+        GitCliScanner { git, available }
     }
 
     /// Runs git with `args` in `dir` (`current_dir`, not `-C`, so a
@@ -306,6 +293,24 @@ impl GitCliScanner {
     }
 }
 
+/// Go's `exec.LookPath`: the binary if it is an executable file.
+fn look_path(git: &Path) -> Option<PathBuf> {
+    fn executable(p: &Path) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    }
+    if git.components().count() > 1 {
+        return executable(git).then(|| git.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join(git))
+        .find(|candidate| executable(candidate))
+}
+
 /// Runs a file-system call of the real scanner on tokio's blocking
 /// threads: a `stat` on a stalled network mount must not hold a runtime
 /// thread. This is the real side of the seam; the simulated scanner never
@@ -320,7 +325,7 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
 #[async_trait]
 impl RepoScanner for GitCliScanner {
     fn available(&self) -> bool {
-        self.look_path().is_some()
+        self.available
     }
 
     async fn repo_root(&self, dir: &Path) -> Option<PathBuf> {
