@@ -258,7 +258,7 @@ async fn fixtures(agent: &Agent, sandbox: &Sandbox) -> Fill {
 /// Answers per route and status, printed at the end of a run (see them
 /// with `--nocapture`) to show how deep the generated input gets.
 #[derive(Default)]
-struct Tally(std::sync::Mutex<BTreeMap<(String, u16), u32>>);
+struct Tally(parking_lot::Mutex<BTreeMap<(String, u16), u32>>);
 
 impl Tally {
     fn add(&self, c: &Concrete, a: &Answer) {
@@ -282,13 +282,13 @@ impl Tally {
             None if known.contains(&c.path.as_str()) => c.path["/api/v0/".len()..].to_string(),
             None => "(unknown)".to_string(),
         };
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.0.lock();
         *map.entry((format!("{} {route}", c.method), a.status))
             .or_default() += 1;
     }
 
     fn print(&self) {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let map = self.0.lock();
         for ((route, status), n) in map.iter() {
             eprintln!("{route:>32} {status} x{n}");
         }
