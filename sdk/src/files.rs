@@ -6,10 +6,12 @@ use bytes::Bytes;
 use http::Method;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::conn::{HttpAgentConn, json_body};
 use crate::connector::Connector;
 use crate::error::SdkError;
-use crate::{EditFilesRequest, EditFilesResponse, ReadFileLinesLimits, ReadFileLinesResponse};
+use crate::transport::{HttpAgentConn, json_body};
+use agent_wire::files::{
+    EditFilesRequest, EditFilesResponse, ReadFileLinesLimits, ReadFileLinesResponse,
+};
 
 /// Characters left as they are in a query value: RFC 3986 unreserved plus
 /// `/`, so paths stay readable in logs and error texts.

@@ -16,10 +16,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::conn::HttpAgentConn;
 use crate::connector::Connector;
 use crate::error::SdkError;
-use crate::{ClientMessage, ServerMessage};
+use crate::transport::HttpAgentConn;
+use agent_wire::git::{ClientMessage, ServerMessage};
 
 /// Largest server message accepted (the agent caps a repository's diff at
 /// 3 MiB, so 4 MiB leaves room for the envelope).

@@ -5,6 +5,11 @@
 //! disables keep-alive), through a [`Connector`] seam: real TCP here,
 //! turmoil TCP under simulation. Path and query components are escaped
 //! (the original interpolated them raw: W17 in `docs/races.md`).
+//!
+//! Module layering (no two modules import each other): `transport` (the
+//! HTTP core) at the bottom; `processes`, `files` and `git` add their calls
+//! to [`HttpAgentConn`] on top of it; `conn` declares [`AgentConn`] and
+//! implements it with those calls.
 
 pub mod conn;
 pub mod connector;
@@ -12,6 +17,7 @@ pub mod error;
 pub mod files;
 pub mod git;
 pub mod processes;
+pub mod transport;
 
 pub use conn::{AgentConn, HttpAgentConn, OutputOptions};
 pub use connector::{Connector, TcpConnector};

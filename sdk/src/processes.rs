@@ -3,12 +3,19 @@
 use http::Method;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::conn::{HttpAgentConn, OutputOptions, json_body};
 use crate::connector::Connector;
 use crate::error::SdkError;
-use crate::{
+use crate::transport::{HttpAgentConn, json_body};
+use agent_wire::process::{
     ListProcessesResponse, ProcessOutputResponse, StartProcessRequest, StartProcessResponse,
 };
+
+/// Options of an output call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputOptions {
+    /// Block until the process exits or the server's cap (`?wait=true`).
+    pub wait: bool,
+}
 
 /// Characters left as they are in a path segment (RFC 3986 unreserved).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
