@@ -693,7 +693,7 @@ async fn unserialised_edits_switch_loses_an_acknowledged_update() {
 
 #[tokio::test]
 async fn unserialised_edits_switch_skips_the_file_lock() {
-    cov_mark::check!(edits_unserialised);
+    cov_mark::check!(unserialised_edits);
     let fx = Fixture::with_bugs(BugSet::none().with(Bug::UnserialisedEdits));
     let path = fx.write("f", "a");
     let reply = send(&fx, &one_edit(&path, "a", "b")).await;

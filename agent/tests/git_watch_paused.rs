@@ -78,7 +78,7 @@ async fn r2_a_path_added_while_the_watch_connects_is_watched() {
 
 #[tokio::test(start_paused = true)]
 async fn r2_with_paths_before_subscribe_the_path_is_not_watched_until_the_next_change() {
-    cov_mark::check!(watch_paths_read_before_subscribe);
+    cov_mark::check!(paths_before_subscribe);
     let mut r2 = r2_connect(&[Bug::PathsBeforeSubscribe]).await;
     // Lost: neither the read nor a signal saw the path, and the fallback
     // ticker only rescans roots the watch already knows.

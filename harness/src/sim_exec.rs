@@ -34,6 +34,7 @@ use agent::process::exec::{
     Exec, ExitStatus, ProcessControl, Signal, SignalError, SpawnError, SpawnSpec, Spawned,
 };
 use bytes::Bytes;
+use sim_hooks::bugs::take_bug;
 use sim_hooks::{Bug, BugSet};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
@@ -229,8 +230,9 @@ pub struct SimExec {
     wait_delay: Duration,
     fs: Option<SimFs>,
     trace: Trace,
-    /// `reaper-steals`: a reap-everything loop races the manager's wait.
-    reaper: bool,
+    /// The switches the simulated process table implements
+    /// (`reaper-steals`: a reap-everything loop races the manager's wait).
+    bugs: BugSet,
 }
 
 impl SimExec {
@@ -241,14 +243,14 @@ impl SimExec {
             wait_delay,
             fs: None,
             trace,
-            reaper: false,
+            bugs: BugSet::none(),
         }
     }
 
     /// Takes the simulated process table's own switches from `bugs`
     /// (`reaper-steals`).
     pub fn with_bugs(mut self, bugs: &BugSet) -> Self {
-        self.reaper = bugs.is_on(Bug::ReaperSteals);
+        self.bugs = bugs.iter().filter(|b| *b == Bug::ReaperSteals).collect();
         self
     }
 
@@ -293,7 +295,7 @@ struct Group {
     trace: Trace,
     command: String,
     /// See [`SimExec::with_bugs`].
-    reaper: bool,
+    bugs: BugSet,
 }
 
 impl Group {
@@ -338,7 +340,7 @@ impl Group {
         );
         // The shell's SIGCHLD wakes the reaper before the manager's wait is
         // woken: whichever the scheduler runs first collects the status.
-        if member == 0 && self.reaper {
+        if member == 0 && self.bugs.is_on(Bug::ReaperSteals) {
             tokio::spawn(reap_everything(self.clone()));
         }
         self.changed.send_modify(|n| *n += 1);
@@ -396,9 +398,9 @@ async fn reap_everything(group: Arc<Group>) {
         st.stolen |= stole;
         stole
     };
-    if stole {
-        sim_hooks::bug_taken(Bug::ReaperSteals);
-        cov_mark::hit!(reaper_steals);
+    // The reaper runs only with the switch on; its buggy branch is taken
+    // when it wins the race for the status.
+    if stole && take_bug(&group.bugs, Bug::ReaperSteals) {
         group.trace.record(
             "exec.reaper",
             format!("{:?} sh: status stolen", group.command),
@@ -447,7 +449,7 @@ impl Exec for SimExec {
             output,
             trace: self.trace.clone(),
             command: spec.command.clone(),
-            reaper: self.reaper,
+            bugs: self.bugs.clone(),
         });
         group.add_member("sh".to_string(), script, true);
         let exit = wait_for_exit(group.clone(), self.wait_delay);

@@ -2,8 +2,21 @@
 //! named runtime switch (default off) so the harness can prove it catches it.
 //!
 //! A switch is one `if` at the place where fixed and buggy code differ, never
-//! a second code path. Where the buggy branch is taken the code calls
-//! [`crate::bug_taken`], which records it in the simulation trace.
+//! a second code path: `if take_bug(&bugs, Bug::X) { buggy } else { fixed }`.
+//! [`take_bug`] records the taken branch in the simulation trace and hits the
+//! switch's coverage mark ([`Bug::mark`]), so no site can forget either.
+//!
+//! One central enum rather than a declaration per implementing crate: the
+//! switch set is the catalog's contract. `agentsim bugs`, `--bug NAME` and the
+//! catalog test ("every switch is declared by a scenario that catches it")
+//! each need the closed list, and an exhaustive `match` proves at compile
+//! time that every switch has a name, a summary and a mark. The enum carries
+//! no implementation, only names, so it adds no dependency: every crate
+//! that implements a switch (the agent, the chat tools, the harness) already
+//! depends on this bottom crate. Switches declared in their own crates would
+//! need a link-time registry (`inventory`/`linkme`) to be listed and parsed,
+//! with its order decided by the linker. Each variant's doc names the crate
+//! that implements it.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -13,28 +26,32 @@ use std::str::FromStr;
 /// the ids (R1, ...) are the races of `docs/races.md`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Bug {
-    /// R1: the output handler reads the buffer before the process info.
+    /// R1: the output handler reads the buffer before the process info
+    /// (agent, `process::access`).
     StaleOutputRead,
-    /// R2: the git watch reads paths before subscribing to the PathStore.
+    /// R2: the git watch reads paths before subscribing to the PathStore
+    /// (agent, `git::watch`).
     PathsBeforeSubscribe,
     /// R3: the status-capturing middleware hides the connection, so the
-    /// blocking output handler cannot extend its write deadline.
+    /// blocking output handler cannot extend its write deadline (agent,
+    /// `http::deadline`).
     WriteDeadlineHidden,
     /// R3 (tool half): the tools give up on a transport error instead of
-    /// taking a snapshot.
+    /// taking a snapshot (chat-tools).
     NoSnapshotFallback,
-    /// R5: output/signal skip the chat-id check.
+    /// R5: output/signal skip the chat-id check (agent, `process::access`).
     ChatIdUnchecked,
     /// R16: edits of one file are not serialised, so concurrent edit-files
-    /// requests can lose an acknowledged update.
+    /// requests can lose an acknowledged update (agent, `files`).
     UnserialisedEdits,
     /// R10: a signal that finds the process group gone answers 500 instead of
-    /// 409.
+    /// 409 (agent, `process::manager`).
     SignalEsrch500,
-    /// R4: a reap-everything loop steals the manager's wait status.
+    /// R4: a reap-everything loop steals the manager's wait status (harness,
+    /// the simulated exec; the real exec reaps only its own children).
     ReaperSteals,
     /// R7: the blocking wait checks "closed" before registering for the
-    /// wake-up, so a close in between is lost.
+    /// wake-up, so a close in between is lost (agent, `headtail::wait`).
     LostWakeup,
 }
 
@@ -90,6 +107,54 @@ impl Bug {
             }
         }
     }
+}
+
+/// Declares each switch's coverage mark once: [`Bug::mark`] names it and
+/// [`take_bug`] hits it (`cov_mark::hit!` takes an identifier, not a string).
+macro_rules! marks {
+    ($($bug:ident => $mark:ident),* $(,)?) => {
+        impl Bug {
+            /// The coverage mark [`take_bug`] hits: the CLI name in snake
+            /// case, e.g. `stale_output_read`, which tests check with
+            /// `cov_mark::check!(stale_output_read)`.
+            pub fn mark(self) -> &'static str {
+                match self {
+                    $(Bug::$bug => stringify!($mark),)*
+                }
+            }
+        }
+
+        fn hit_mark(bug: Bug) {
+            match bug {
+                $(Bug::$bug => cov_mark::hit!($mark),)*
+            }
+        }
+    };
+}
+
+marks! {
+    StaleOutputRead => stale_output_read,
+    PathsBeforeSubscribe => paths_before_subscribe,
+    WriteDeadlineHidden => write_deadline_hidden,
+    NoSnapshotFallback => no_snapshot_fallback,
+    ChatIdUnchecked => chat_id_unchecked,
+    UnserialisedEdits => unserialised_edits,
+    SignalEsrch500 => signal_esrch_500,
+    ReaperSteals => reaper_steals,
+    LostWakeup => lost_wakeup,
+}
+
+/// Whether `bug` is switched on in `bugs`; if it is, records the taken
+/// branch in the trace ([`crate::bug_taken`]) and hits the switch's
+/// coverage mark. The one call at every switch site:
+/// `if take_bug(&bugs, Bug::X) { buggy } else { fixed }`.
+pub fn take_bug(bugs: &BugSet, bug: Bug) -> bool {
+    if !bugs.is_on(bug) {
+        return false;
+    }
+    crate::bug_taken(bug);
+    hit_mark(bug);
+    true
 }
 
 impl fmt::Display for Bug {
@@ -159,6 +224,27 @@ mod tests {
         for bug in Bug::ALL {
             assert_eq!(bug.name().parse::<Bug>().ok(), Some(bug));
         }
+    }
+
+    #[test]
+    fn every_mark_is_the_cli_name_in_snake_case() {
+        for bug in Bug::ALL {
+            assert_eq!(bug.mark(), bug.name().replace('-', "_"), "{bug}");
+        }
+    }
+
+    #[test]
+    fn a_switch_that_is_on_is_taken_and_hits_its_mark() {
+        cov_mark::check_count!(stale_output_read, 1);
+        let on = BugSet::none().with(Bug::StaleOutputRead);
+        assert!(take_bug(&on, Bug::StaleOutputRead));
+        assert!(!take_bug(&on, Bug::LostWakeup));
+    }
+
+    #[test]
+    fn a_switch_that_is_off_is_not_taken_and_hits_nothing() {
+        cov_mark::check_count!(chat_id_unchecked, 0);
+        assert!(!take_bug(&BugSet::none(), Bug::ChatIdUnchecked));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use agent_sdk::{AgentConn, OutputOptions, StartProcessRequest};
 use serde::Deserialize;
 use sim_hooks::Bug;
+use sim_hooks::bugs::take_bug;
 use tokio::time::Instant;
 
 use crate::call::{CallError, deadline_after, until};
@@ -207,12 +208,10 @@ async fn wait_for_process(
         }
     };
     let timed_out_now = Instant::now() >= deadline;
-    if !timed_out_now && opts.bugs.is_on(Bug::NoSnapshotFallback) {
+    if !timed_out_now && take_bug(&opts.bugs, Bug::NoSnapshotFallback) {
         // Before upstream #23383 (U3): a transport error ends the call without
         // a snapshot, losing the process id and whatever result the process
         // had.
-        sim_hooks::bug_taken(Bug::NoSnapshotFallback);
-        cov_mark::hit!(execute_no_snapshot_fallback);
         return ExecuteResult::failure(format!("get process output: {original}"));
     }
     sim_hooks::event("tools.execute.snapshot_fallback", || {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use agent_sdk::{AgentConn, OutputOptions};
 use serde::Deserialize;
 use sim_hooks::Bug;
+use sim_hooks::bugs::take_bug;
 use tokio::time::Instant;
 
 use crate::call::{deadline_after, until};
@@ -148,9 +149,7 @@ pub(crate) async fn output(
     let resp = match first {
         Ok(resp) => resp,
         Err((original, timed_out)) => {
-            if !timed_out && opts.bugs.is_on(Bug::NoSnapshotFallback) {
-                sim_hooks::bug_taken(Bug::NoSnapshotFallback);
-                cov_mark::hit!(process_output_no_snapshot_fallback);
+            if !timed_out && take_bug(&opts.bugs, Bug::NoSnapshotFallback) {
                 return ExecuteResult::failure(format!("get process output: {original}"))
                     .into_tool_result();
             }

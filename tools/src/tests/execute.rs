@@ -414,7 +414,7 @@ async fn transport_error_while_the_process_still_runs() {
 
 #[tokio::test(start_paused = true)]
 async fn no_snapshot_fallback_bug_returns_the_bare_transport_error() {
-    cov_mark::check!(execute_no_snapshot_fallback);
+    cov_mark::check!(no_snapshot_fallback);
     let conn = wait_cut_at_the_write_deadline();
     let result = execute_within_without_snapshot_fallback(&conn, "make", "60s").await;
     // No snapshot, no process id: the model cannot recover the result.

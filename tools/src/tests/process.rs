@@ -167,7 +167,7 @@ async fn process_output_of_an_unknown_or_foreign_process() {
 
 #[tokio::test]
 async fn process_output_no_snapshot_fallback_bug_returns_the_bare_error() {
-    cov_mark::check!(process_output_no_snapshot_fallback);
+    cov_mark::check!(no_snapshot_fallback);
     let conn = FakeConn::new().output(Reply::Err(eof(WAIT_PATH)));
     let options = ToolOptions::with_bugs(BugSet::none().with(Bug::NoSnapshotFallback));
     let result = call_with(
