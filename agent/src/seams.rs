@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::files::fs::{Fs, RealFs};
 use crate::git::scanner::{GitCliScanner, RepoScanner};
-use crate::process::exec::{Exec, RealExec};
+use crate::process::RealExec;
+use crate::process::exec::Exec;
 
 /// Source of process ids (uuid v4 for real, seeded under simulation).
 pub trait IdSource: Send + Sync + 'static {

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use serde::de::DeserializeOwned;
 
-use super::ApiError;
+use super::error::ApiError;
 
 /// A JSON endpoint's body with its `Content-Type`, read by [`decode_json`].
 #[derive(Debug)]

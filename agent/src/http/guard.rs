@@ -22,7 +22,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::ApiError;
+use super::error::ApiError;
 use crate::AgentConfig;
 
 /// What the guard lets through, from the agent's configuration.

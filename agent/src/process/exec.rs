@@ -4,7 +4,7 @@
 //! back a [`Spawned`]: a future that resolves once the process is reaped
 //! **and** its output pipe is drained (bounded by the wait delay), plus a
 //! [`ProcessControl`] to signal it. The real
-//! implementation is `sh -c` on `tokio::process` ([`RealExec`]); the
+//! implementation is `sh -c` on `tokio::process` ([`RealExec`](super::RealExec)); the
 //! harness's scripted processes implement the same trait, so the manager runs
 //! unchanged.
 //!
@@ -29,8 +29,6 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::headtail::HeadTailBuffer;
-
-pub use super::real_exec::RealExec;
 
 /// What to start.
 #[derive(Clone, Debug, PartialEq, Eq)]

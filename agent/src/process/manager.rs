@@ -550,9 +550,7 @@ impl Manager {
                 Ok(())
             }
             Err(SignalError::NoSuchProcess) => {
-                if self.config.bugs.is_on(Bug::SignalEsrch500) {
-                    crate::sim::bug_taken(Bug::SignalEsrch500);
-                    cov_mark::hit!(signal_esrch_500);
+                if crate::bugs::take_bug(&self.config.bugs, Bug::SignalEsrch500) {
                     Err(SignalFailure::Failed(
                         SignalError::NoSuchProcess.to_string(),
                     ))

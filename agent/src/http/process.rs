@@ -1,4 +1,5 @@
-//! HTTP handlers under `/api/v0/processes` (`docs/agent-api.md#processes`).
+//! HTTP handlers under `/api/v0/processes` (`docs/agent-api.md#processes`)
+//! and the envelope of every [`process::Error`].
 //!
 //! Every answer other than 2xx is the JSON envelope of
 //! [`ApiError`]; axum's own rejections (body too large, undecodable path)
@@ -12,17 +13,17 @@ use axum::routing::{get, post};
 use http::StatusCode;
 use tokio::time::Instant;
 
-use super::exec::Signal;
-use super::manager::{Process, SignalFailure, StartError, StartRequest};
-use super::wire::{
-    ListProcessesResponse, ProcessOutputResponse, SignalProcessRequest, StartProcessRequest,
-    StartProcessResponse,
+use super::body::{JsonBody, decode_json};
+use super::chat::ChatContext;
+use super::deadline::WriteDeadline;
+use super::error::{ApiError, json};
+use crate::Agent;
+use crate::process::exec::Signal;
+use crate::process::manager::StartRequest;
+use crate::process::wire::{
+    ListProcessesResponse, SignalProcessRequest, StartProcessRequest, StartProcessResponse,
 };
-use crate::http::body::{JsonBody, decode_json};
-use crate::http::deadline::WriteDeadline;
-use crate::http::error::json;
-use crate::http::{ApiError, ChatContext};
-use crate::{Agent, Bug};
+use crate::process::{self, SignalFailure, StartError, access};
 
 /// The process routes, to be nested under `/api/v0/processes`.
 pub fn routes() -> Router<Agent> {
@@ -33,6 +34,34 @@ pub fn routes() -> Router<Agent> {
         .route("/{id}/signal", post(signal))
 }
 
+/// The envelope of a failed process operation: a start refused as given
+/// (NUL bytes, a bad environment name, a missing workdir) is a 400, other
+/// start failures a 500; a signal to an exited process a 409.
+impl From<process::Error> for ApiError {
+    fn from(e: process::Error) -> Self {
+        match e {
+            process::Error::NotFound(id) => {
+                ApiError::not_found(format!("Process {id:?} not found."))
+            }
+            process::Error::Start(StartError::Invalid(message)) => ApiError::bad_request(message),
+            process::Error::Start(other) => {
+                ApiError::internal("Failed to start process.").with_detail(other.to_string())
+            }
+            process::Error::Signal {
+                id,
+                source: SignalFailure::NotRunning,
+            } => ApiError::new(
+                StatusCode::CONFLICT,
+                format!("Process {id:?} is not running."),
+            ),
+            process::Error::Signal {
+                source: SignalFailure::Failed(detail),
+                ..
+            } => ApiError::internal("Failed to signal process.").with_detail(detail),
+        }
+    }
+}
+
 /// The `{id}` path segment, or a 400 envelope if it cannot be decoded.
 fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     path.map(|Path(id)| id).map_err(|rejection| {
@@ -40,28 +69,8 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError
     })
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("Process {id:?} not found."))
-}
-
-/// Visibility for output/signal: a caller with a chat may not touch another
-/// chat's process (404, not 403). `chat-id-unchecked` skips the check.
-fn authorize(agent: &Agent, chat: &ChatContext, process: &Process) -> Result<(), ApiError> {
-    if process.visible_to(chat.chat_id) {
-        return Ok(());
-    }
-    if agent.bug(Bug::ChatIdUnchecked) {
-        crate::sim::bug_taken(Bug::ChatIdUnchecked);
-        cov_mark::hit!(chat_id_unchecked);
-        return Ok(());
-    }
-    Err(not_found(process.id()))
-}
-
-/// `POST /start`. A request the manager refuses as given (NUL bytes, a bad
-/// environment name, a missing workdir) is a 400; other start failures are a
-/// 500. After a start with a chat context, a task feeds the PathStore once the
-/// process is done.
+/// `POST /start`. After a start with a chat context, a task feeds the
+/// PathStore once the process is done.
 async fn start(
     State(agent): State<Agent>,
     chat: ChatContext,
@@ -82,10 +91,7 @@ async fn start(
             chat_id: chat.chat_id,
         })
         .await
-        .map_err(|e| match e {
-            StartError::Invalid(message) => ApiError::bad_request(message),
-            other => ApiError::internal("Failed to start process.").with_detail(other.to_string()),
-        })?;
+        .map_err(process::Error::from)?;
 
     let chats = chat.chat_and_ancestors();
     if !chats.is_empty() {
@@ -124,7 +130,8 @@ fn wants_wait(query: Option<&str>) -> bool {
         .is_some_and(|(_, v)| v == "true")
 }
 
-/// `GET /{id}/output[?wait=true]`.
+/// `GET /{id}/output[?wait=true]`. A blocking read first moves the
+/// connection's write deadline past the longest wait.
 async fn output(
     State(agent): State<Agent>,
     chat: ChatContext,
@@ -133,8 +140,12 @@ async fn output(
     deadline: Option<Extension<WriteDeadline>>,
 ) -> Result<Response, ApiError> {
     let id = path_id(path)?;
-    let process = agent.processes().get(&id).ok_or_else(|| not_found(&id))?;
-    authorize(&agent, &chat, &process)?;
+    let bugs = &agent.config().bugs;
+    let process = agent
+        .processes()
+        .get(&id)
+        .ok_or_else(|| process::Error::NotFound(id.clone()))?;
+    access::check_visible(&process, chat.chat_id, bugs)?;
 
     if wants_wait(query.as_deref()) {
         let config = agent.config();
@@ -146,37 +157,9 @@ async fn output(
         if let Err(error) = moved {
             tracing::error!(%error, id = %id, "extend write deadline for blocking process output");
         }
-        // Bounded by the cap; the client leaving drops this whole future (hyper
-        // drops the handler when the connection closes). `lost-wakeup` checks
-        // before registering for the wake-up (race R7, `docs/races.md`).
-        let buffer = process.buffer().clone();
-        tokio::select! {
-            biased;
-            () = buffer.wait_closed_with(agent.bug(Bug::LostWakeup)) => {}
-            () = tokio::time::sleep(config.max_wait) => {}
-        }
+        access::wait_for_exit(&process, config.max_wait, bugs).await;
     }
-
-    // Info before output (upstream #25646, U6): the exit is published only
-    // after every byte is in the buffer, so "exited" makes the following read
-    // final. `stale-output-read` swaps the two reads (R1).
-    let (info, (output, truncated)) = if agent.bug(Bug::StaleOutputRead) {
-        crate::sim::bug_taken(Bug::StaleOutputRead);
-        cov_mark::hit!(stale_output_read);
-        let out = process.buffer().output();
-        crate::yield_point!("proc.output.between_info_and_output");
-        (process.info(), out)
-    } else {
-        let info = process.info();
-        crate::yield_point!("proc.output.between_info_and_output");
-        (info, process.buffer().output())
-    };
-    Ok(json(ProcessOutputResponse {
-        output,
-        truncated,
-        running: info.running,
-        exit_code: if info.running { None } else { info.exit_code },
-    }))
+    Ok(json(access::read_output(&process, bugs).await))
 }
 
 /// `POST /{id}/signal`. The chat check comes before the body is parsed; an
@@ -190,7 +173,7 @@ async fn signal(
     let id = path_id(path)?;
     let process = agent.processes().get(&id);
     if let Some(process) = &process {
-        authorize(&agent, &chat, process)?;
+        access::check_visible(process, chat.chat_id, &agent.config().bugs)?;
     }
     let req: SignalProcessRequest = decode_json(body)?;
     if req.signal.is_empty() {
@@ -202,18 +185,12 @@ async fn signal(
             req.signal
         )));
     };
-    let process = process.ok_or_else(|| not_found(&id))?;
+    let process = process.ok_or_else(|| process::Error::NotFound(id.clone()))?;
     match agent.processes().signal(&process, sig).await {
         Ok(()) => Ok(json(serde_json::json!({
             "message": format!("Signal {:?} sent to process {:?}.", sig.wire_name(), id),
         }))),
-        Err(SignalFailure::NotRunning) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("Process {id:?} is not running."),
-        )),
-        Err(SignalFailure::Failed(detail)) => {
-            Err(ApiError::internal("Failed to signal process.").with_detail(detail))
-        }
+        Err(source) => Err(process::Error::Signal { id, source }.into()),
     }
 }
 
