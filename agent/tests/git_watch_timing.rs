@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use agent::Bug;
 use agent::git::WatchHandler;
-use agent::git::api::subscribe_and_get_paths;
+use agent::git::subscribe_and_get_paths;
 use agent::git::wire::ServerMessage;
 use git_common::{AtYieldPoint, FakeScanner, fake_agent, fake_handler, only_repo, repos};
 use tokio::time::{Instant, sleep};
@@ -216,7 +216,8 @@ async fn r2_interleaving(bugs: &[Bug]) -> (Option<Vec<String>>, bool) {
             store.add_paths(&[CHAT], &["/repo/p.go".to_string()]).await;
         })
     });
-    let (mut subscription, paths) = subscribe_and_get_paths(&agent, CHAT).await;
+    let (mut subscription, paths) =
+        subscribe_and_get_paths(agent.paths(), &agent.config().bugs, CHAT).await;
     assert_eq!(hook.hits(POINT), 1, "the interleaving happened");
     (paths, subscription.try_changed())
 }
@@ -231,7 +232,7 @@ async fn r2_a_path_added_between_subscribe_and_read_is_seen() {
 
 #[tokio::test(start_paused = true)]
 async fn r2_with_paths_before_subscribe_the_added_path_is_lost() {
-    cov_mark::check!(watch_paths_read_before_subscribe);
+    cov_mark::check!(paths_before_subscribe);
     let (paths, signalled) = r2_interleaving(&[Bug::PathsBeforeSubscribe]).await;
     assert_eq!(paths, None, "read before the add");
     assert!(

@@ -17,12 +17,56 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
+use uuid::Uuid;
 
 use crate::files::fs::Fs;
+use crate::git::pathstore::{PathStore, Subscription};
 use crate::git::scanner::{RepoScanner, RepoState, ScanError};
 use crate::git::wire::{RepoChange, ServerMessage};
 use crate::seams::WallClock;
-use crate::{Agent, AgentConfig};
+use crate::{AgentConfig, Bug, BugSet};
+
+/// Subscribes to the chat's PathStore changes and reads its current paths,
+/// as a watch connection does when it starts.
+///
+/// Fixed order: subscribe, then read. A path added before the subscribe is
+/// in the read; one added after it signals the subscription. The
+/// `paths-before-subscribe` switch restores the original order, where a
+/// path added between the read and the subscribe is never watched (race R2,
+/// `docs/races.md`).
+pub async fn subscribe_and_get_paths(
+    store: &PathStore,
+    bugs: &BugSet,
+    chat: Uuid,
+) -> (Subscription, Option<Vec<String>>) {
+    if crate::bugs::take_bug(bugs, Bug::PathsBeforeSubscribe) {
+        let paths = store.get_paths(chat);
+        crate::yield_point!("git.watch.between_subscribe_and_get_paths");
+        (store.subscribe(chat), paths)
+    } else {
+        let subscription = store.subscribe(chat);
+        crate::yield_point!("git.watch.between_subscribe_and_get_paths");
+        (subscription, store.get_paths(chat))
+    }
+}
+
+/// On each PathStore signal: re-read the chat's paths, watch their repos,
+/// request a scan. Never returns (without a subscription it just waits).
+pub async fn follow_paths(
+    handler: &WatchHandler,
+    store: &PathStore,
+    subscription: Option<Subscription>,
+) {
+    if let Some(mut subscription) = subscription {
+        let chat = subscription.chat();
+        while subscription.changed().await.is_some() {
+            let paths = store.get_paths(chat).unwrap_or_default();
+            handler.subscribe(&paths).await;
+            handler.request_scan();
+        }
+    }
+    std::future::pending::<()>().await
+}
 
 /// Mutable state, behind one lock held only for bookkeeping (never across
 /// an await or a git run).
@@ -74,17 +118,6 @@ impl WatchHandler {
             trigger_tx,
             trigger_rx: Mutex::new(Some(trigger_rx)),
         }
-    }
-
-    /// A handler on the agent's seams and configuration.
-    pub fn for_agent(agent: &Agent) -> Self {
-        let seams = agent.seams();
-        Self::new(
-            seams.scanner.clone(),
-            seams.fs.clone(),
-            seams.clock.clone(),
-            agent.config(),
-        )
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -1,5 +1,5 @@
 //! HTTP handlers under `/api/v0/git` (`docs/agent-api.md#git`): the watch
-//! WebSocket and `show`.
+//! WebSocket and `show`, and the envelope of every [`git::Error`].
 //!
 //! Each watch connection runs in the task axum gives the upgrade: one loop
 //! that owns the socket and polls, in a fixed order, the outgoing scan
@@ -7,8 +7,6 @@
 //! loop and the PathStore follower. Nothing is spawned, so dropping the
 //! connection's future cancels all of it.
 
-use std::future::pending;
-use std::path::Path;
 use std::time::Duration;
 
 use axum::Router;
@@ -21,11 +19,10 @@ use http::StatusCode;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::git::pathstore::{PathStore, Subscription};
-use crate::git::watch::WatchHandler;
+use super::error::{ApiError, json};
+use crate::Agent;
 use crate::git::wire::{ClientMessage, GitShowResponse, ServerMessage};
-use crate::http::error::{ApiError, json};
-use crate::{Agent, Bug};
+use crate::git::{self, SHOW_MAX_FILE_SIZE, WatchHandler, follow_paths, subscribe_and_get_paths};
 
 /// Largest client message the watch accepts (4 MiB: a subscribe with many
 /// paths exceeds a small default).
@@ -33,12 +30,6 @@ pub const WATCH_READ_LIMIT: usize = 4 << 20;
 
 /// How long a closing connection waits for the peer's close reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// `show` refuses files larger than this.
-pub const SHOW_MAX_FILE_SIZE: usize = 512 * 1024;
-
-/// `show` looks for a NUL byte in this many leading bytes.
-const SHOW_BINARY_SNIFF: usize = 8 * 1024;
 
 /// The git routes, to be nested under `/api/v0/git`.
 pub fn routes() -> Router<Agent> {
@@ -72,49 +63,6 @@ async fn watch(
         .max_message_size(WATCH_READ_LIMIT)
         .max_frame_size(WATCH_READ_LIMIT)
         .on_upgrade(move |socket| serve_watch(agent, socket, chat))
-}
-
-/// Subscribes to the chat's PathStore changes and reads its current paths.
-///
-/// Fixed order: subscribe, then read. A path added before the subscribe is
-/// in the read; one added after it signals the subscription. The
-/// `paths-before-subscribe` switch restores the original order, where a
-/// path added between the read and the subscribe is never watched (race R2,
-/// `docs/races.md`).
-pub async fn subscribe_and_get_paths(
-    agent: &Agent,
-    chat: Uuid,
-) -> (Subscription, Option<Vec<String>>) {
-    let store = agent.paths();
-    if agent.bug(Bug::PathsBeforeSubscribe) {
-        crate::sim::bug_taken(Bug::PathsBeforeSubscribe);
-        cov_mark::hit!(watch_paths_read_before_subscribe);
-        let paths = store.get_paths(chat);
-        crate::yield_point!("git.watch.between_subscribe_and_get_paths");
-        (store.subscribe(chat), paths)
-    } else {
-        let subscription = store.subscribe(chat);
-        crate::yield_point!("git.watch.between_subscribe_and_get_paths");
-        (subscription, store.get_paths(chat))
-    }
-}
-
-/// On each PathStore signal: re-read the chat's paths, watch their repos,
-/// request a scan. Never returns.
-async fn follow_paths(
-    handler: &WatchHandler,
-    store: &PathStore,
-    subscription: Option<Subscription>,
-) {
-    if let Some(mut subscription) = subscription {
-        let chat = subscription.chat();
-        while subscription.changed().await.is_some() {
-            let paths = store.get_paths(chat).unwrap_or_default();
-            handler.subscribe(&paths).await;
-            handler.request_scan();
-        }
-    }
-    pending::<()>().await
 }
 
 async fn send_json(socket: &mut WebSocket, msg: &ServerMessage) -> Result<(), axum::Error> {
@@ -169,12 +117,18 @@ fn watch_chat(query: Option<&str>) -> Option<Uuid> {
 
 /// One watch connection, from upgrade to close.
 async fn serve_watch(agent: Agent, mut socket: WebSocket, chat: Option<Uuid>) {
-    let handler = WatchHandler::for_agent(&agent);
+    let seams = agent.seams();
+    let handler = WatchHandler::new(
+        seams.scanner.clone(),
+        seams.fs.clone(),
+        seams.clock.clone(),
+        agent.config(),
+    );
     let store = agent.paths();
 
     let mut subscription = None;
     if let Some(chat) = chat {
-        let (sub, paths) = subscribe_and_get_paths(&agent, chat).await;
+        let (sub, paths) = subscribe_and_get_paths(store, &agent.config().bugs, chat).await;
         subscription = Some(sub);
         if let Some(paths) = paths {
             handler.subscribe(&paths).await;
@@ -276,34 +230,35 @@ async fn show_file(agent: &Agent, query: Option<&str>) -> Result<String, ApiErro
     else {
         return Err(ApiError::bad_request("Missing required query parameters."));
     };
-    let root = Path::new(&repo_root);
-    if agent.seams().fs.metadata(&root.join(".git")).is_err() {
-        return Err(ApiError::bad_request("Not a git repository."));
+    let seams = agent.seams();
+    Ok(git::show(
+        seams.fs.as_ref(),
+        seams.scanner.as_ref(),
+        &repo_root,
+        &git_ref,
+        &path,
+    )
+    .await?)
+}
+
+/// The envelope of a failed `show`: 400 for a root that is not a
+/// repository, 404 for a file git cannot show, 422 for one it may not.
+impl From<git::Error> for ApiError {
+    fn from(e: git::Error) -> Self {
+        let message = e.to_string();
+        match e {
+            git::Error::NotARepository => ApiError::bad_request(message),
+            git::Error::FileNotFound(scan) => {
+                ApiError::not_found(message).with_detail(scan.to_string())
+            }
+            git::Error::Binary => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message),
+            git::Error::TooLarge { size } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message).with_detail(format!(
+                    "The file is {size} bytes; the limit is {SHOW_MAX_FILE_SIZE} bytes."
+                ))
+            }
+        }
     }
-    let bytes = agent
-        .seams()
-        .scanner
-        .show_file(root, &git_ref, &path)
-        .await
-        .map_err(|e| ApiError::not_found("File not found.").with_detail(e.to_string()))?;
-    let sniff = &bytes[..bytes.len().min(SHOW_BINARY_SNIFF)];
-    if sniff.contains(&0) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Cannot show a binary file.",
-        ));
-    }
-    if bytes.len() > SHOW_MAX_FILE_SIZE {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Cannot show the file: file too large.",
-        )
-        .with_detail(format!(
-            "The file is {} bytes; the limit is {SHOW_MAX_FILE_SIZE} bytes.",
-            bytes.len()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 #[cfg(test)]
