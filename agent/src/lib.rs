@@ -4,6 +4,12 @@
 //! runtime switch ([`bugs::Bug`]). The HTTP contract is
 //! `docs/agent-api.md`; the races and their fixes are `docs/races.md`.
 //!
+//! Layering: the domain modules ([`process`], [`files`], [`git`]) return
+//! their own error types and take the narrow things they need (a seam, the
+//! file locks, the process manager, config values); [`http`] holds every
+//! handler and turns those errors into the error envelope. Nothing below
+//! `http` imports from it.
+//!
 //! The agent never touches the outside world directly: everything goes
 //! through [`seams::Seams`] (processes, filesystem, git, ids, wall clock), so
 //! the harness can run this same code under simulation. It never imports
@@ -80,6 +86,18 @@ impl Agent {
 
     pub fn file_locks(&self) -> &files::FileLocks {
         &self.inner.files
+    }
+
+    /// What the file operations reach, borrowed for one request.
+    pub fn file_io(&self) -> files::FileIo<'_> {
+        let seams = &self.inner.seams;
+        files::FileIo {
+            fs: &seams.fs,
+            ids: &seams.ids,
+            offload: &seams.offload,
+            locks: &self.inner.files,
+            bugs: &self.inner.config.bugs,
+        }
     }
 
     /// Runs blocking file work or heavy pure work through the offload seam:

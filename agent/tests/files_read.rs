@@ -431,7 +431,7 @@ async fn file_routes_coexist_with_routes_nested_under_them() {
             "/api/v0/processes",
             Router::new().route("/list", route_get(|| async { "listed" })),
         )
-        .nest("/api/v0", agent::files::api::routes())
+        .nest("/api/v0", agent::http::files::routes())
         .with_state(fx.agent.clone());
     let listed = router
         .clone()

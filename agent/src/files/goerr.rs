@@ -11,8 +11,6 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
-use http::StatusCode;
-
 /// A failed filesystem call on one path (Go's `*os.PathError`).
 #[derive(Debug, thiserror::Error)]
 #[error("{op} {path}: {reason}", reason = reason(.source))]
@@ -34,18 +32,6 @@ impl PathError {
 
     pub fn kind(&self) -> io::ErrorKind {
         self.source.kind()
-    }
-
-    /// The status for a failed open/read: 404 missing, 403 denied, 400 when
-    /// a path component is a file (the caller's mistake; Go answered 500, as
-    /// write-file already answers 400 for it), else 500.
-    pub fn open_status(&self) -> StatusCode {
-        match self.kind() {
-            io::ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
-            io::ErrorKind::NotADirectory => StatusCode::BAD_REQUEST,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
     }
 }
 
@@ -156,7 +142,6 @@ mod tests {
             io::Error::from(io::ErrorKind::NotFound),
         );
         assert_eq!(e.to_string(), "open /tmp/x: file does not exist");
-        assert_eq!(e.open_status(), StatusCode::NOT_FOUND);
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! write-file and edit-files with the fuzzy cascade, all through the
 //! [`fs::Fs`] seam.
 //!
-//! Layout: [`api`] holds the thin HTTP handlers; [`read`], [`write`] and
-//! [`edit`] the endpoint logic; [`fuzzy`] (the matcher) and [`lines`] (the
-//! line reader) are pure functions over bytes; [`query`], [`resolve`] and
-//! [`goerr`] are the shared plumbing (query validation, symlink resolution,
-//! Go-shaped error texts).
+//! Layout: [`read`], [`write`] and [`edit`] hold the endpoint logic, each
+//! with its own error type (the HTTP handlers and the error envelope are
+//! [`crate::http::files`]); they reach the agent only through a [`FileIo`]
+//! (filesystem, id source, offload seam, locks, bug switches). [`fuzzy`]
+//! (the matcher) and [`lines`] (the line reader) are pure functions over
+//! bytes; [`query`], [`resolve`] and [`goerr`] are the shared plumbing
+//! (query validation, symlink resolution, Go-shaped error texts).
 //!
 //! Fixed here where the original was broken: an empty search is rejected (race
 //! R8 in `docs/races.md`); two entries for one file, directly or through a
@@ -14,8 +16,8 @@
 //! ([`FileLocks`], switch [`crate::Bug::UnserialisedEdits`]); every write is a
 //! temp file plus rename, so a failed write leaves the original byte-identical.
 
-pub mod api;
 pub mod edit;
+mod edit_compat;
 pub mod fs;
 pub mod fuzzy;
 pub mod goerr;
@@ -33,7 +35,22 @@ use std::sync::Arc;
 
 use tokio::sync::OwnedMutexGuard;
 
-use crate::{Agent, Bug};
+use crate::seams::{IdSource, Offload};
+use crate::{Bug, BugSet};
+
+pub(crate) use edit_compat::lock_paths;
+
+/// What the file operations reach: the filesystem, the id source (temp file
+/// names), the offload seam, the per-file locks and the bug switches.
+/// Borrowed from the agent for one request.
+#[derive(Clone, Copy)]
+pub struct FileIo<'a> {
+    pub fs: &'a Arc<dyn fs::Fs>,
+    pub ids: &'a Arc<dyn IdSource>,
+    pub offload: &'a Arc<dyn Offload>,
+    pub locks: &'a FileLocks,
+    pub bugs: &'a BugSet,
+}
 
 /// Per-file locks that serialise edits of one file, so two concurrent
 /// edit-files requests never lose an update (the original did).
@@ -63,25 +80,24 @@ impl FileLocks {
             .get(path)
             .map_or(0, |lock| Arc::strong_count(lock) - 1)
     }
-}
 
-/// Takes the locks of every path in `paths`, in sorted order (so two
-/// multi-file requests cannot deadlock). The guards release on drop.
-///
-/// Known-bug switch `unserialised-edits`: skip the locks, so two requests
-/// may both read the original and the later write drops the earlier edit.
-pub(crate) async fn lock_paths(
-    agent: &Agent,
-    paths: &BTreeSet<PathBuf>,
-) -> Vec<OwnedMutexGuard<()>> {
-    if agent.bug(Bug::UnserialisedEdits) {
-        crate::sim::bug_taken(Bug::UnserialisedEdits);
-        cov_mark::hit!(edits_unserialised);
-        return Vec::new();
+    /// Takes the locks of every path in `paths`, in sorted order (so two
+    /// multi-file requests cannot deadlock). The guards release on drop.
+    ///
+    /// Known-bug switch `unserialised-edits`: skip the locks, so two requests
+    /// may both read the original and the later write drops the earlier edit.
+    pub async fn lock_all(
+        &self,
+        paths: &BTreeSet<PathBuf>,
+        bugs: &BugSet,
+    ) -> Vec<OwnedMutexGuard<()>> {
+        if crate::bugs::take_bug(bugs, Bug::UnserialisedEdits) {
+            return Vec::new();
+        }
+        let mut guards = Vec::with_capacity(paths.len());
+        for path in paths {
+            guards.push(self.lock_for(path).lock_owned().await);
+        }
+        guards
     }
-    let mut guards = Vec::with_capacity(paths.len());
-    for path in paths {
-        guards.push(agent.file_locks().lock_for(path).lock_owned().await);
-    }
-    guards
 }

@@ -1,26 +1,61 @@
 //! `GET /read-file-lines` and `GET /read-file` (`docs/agent-api.md#files`).
 
 use std::io;
-use std::path::Path;
-
-use http::StatusCode;
-
-use crate::http::error::ApiError;
+use std::path::{Path, PathBuf};
 
 use super::fs::{FileKind, Fs, refused_kind};
 use super::goerr::{PathError, quote};
 use super::lines::{failure, number_lines};
 use super::wire::{ReadFileLinesLimits, ReadFileLinesResponse};
 
-/// The 400 for a path that is a FIFO, socket or device: reading one can
-/// block forever or never end, so the file API only reads regular files.
-pub(crate) fn special_file(path: &Path, kind: FileKind) -> ApiError {
-    cov_mark::hit!(special_file_refused);
-    ApiError::bad_request(format!(
-        "open {}: {} is not a regular file; only regular files can be read or edited",
-        path.display(),
-        kind.describe()
-    ))
+pub(crate) use super::edit_compat::special_file;
+
+/// A path that is a FIFO, socket or device: reading one can block forever or
+/// never end, so the file API only reads (and replaces) regular files.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "open {}: {} is not a regular file; only regular files can be read or edited",
+    .path.display(),
+    .kind.describe()
+)]
+pub struct SpecialFile {
+    pub path: PathBuf,
+    pub kind: FileKind,
+}
+
+impl SpecialFile {
+    pub fn new(path: &Path, kind: FileKind) -> Self {
+        cov_mark::hit!(special_file_refused);
+        SpecialFile {
+            path: path.to_path_buf(),
+            kind,
+        }
+    }
+}
+
+/// Why a read failed; the HTTP layer turns it into the error envelope.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("file path must be absolute: {}", quote(.0))]
+    NotAbsolute(String),
+    #[error(transparent)]
+    Special(#[from] SpecialFile),
+    #[error("open {0}: not a file")]
+    NotAFile(String),
+    /// Opening or reading failed (the status follows the error's kind).
+    #[error(transparent)]
+    Open(PathError),
+    /// The range asked for is larger than one answer may be.
+    #[error(
+        "read {path}: the range asked for is {want} bytes, more than the maximum of \
+         {max_read} bytes per request. Read the file in parts with the offset and limit \
+         query parameters."
+    )]
+    RangeTooLarge {
+        path: String,
+        want: u64,
+        max_read: u64,
+    },
 }
 
 /// Reads `path` for the LLM. Every failure is an unsuccessful answer (the
@@ -36,7 +71,7 @@ pub fn read_file_lines(
     limit: u64,
     limits: &ReadFileLinesLimits,
     max_read: u64,
-) -> Result<ReadFileLinesResponse, ApiError> {
+) -> Result<ReadFileLinesResponse, SpecialFile> {
     let p = Path::new(path);
     if !p.is_absolute() {
         return Ok(failure(format!(
@@ -57,7 +92,7 @@ pub fn read_file_lines(
         return Ok(failure(format!("not a file: {path}")));
     }
     if meta.kind.is_special() {
-        return Err(special_file(p, meta.kind));
+        return Err(SpecialFile::new(p, meta.kind));
     }
     let cap = limits.max_file_size.min(max_read);
     let too_large = |size: String| {
@@ -73,7 +108,7 @@ pub fn read_file_lines(
         Ok(d) => d,
         Err(e) => {
             if let Some(kind) = refused_kind(&e) {
-                return Err(special_file(p, kind));
+                return Err(SpecialFile::new(p, kind));
             }
             if matches!(
                 e.kind(),
@@ -111,42 +146,30 @@ pub fn read_file(
     offset: u64,
     limit: u64,
     max_read: u64,
-) -> Result<FileRange, ApiError> {
+) -> Result<FileRange, ReadError> {
     let p = Path::new(path);
     if !p.is_absolute() {
-        return Err(ApiError::bad_request(format!(
-            "file path must be absolute: {}",
-            quote(path)
-        )));
+        return Err(ReadError::NotAbsolute(path.to_string()));
     }
-    let fail = |e: io::Error| {
-        if let Some(kind) = refused_kind(&e) {
-            return special_file(p, kind);
-        }
-        let e = PathError::new("open", p, e);
-        ApiError::new(e.open_status(), e.to_string())
+    let fail = |e: io::Error| match refused_kind(&e) {
+        Some(kind) => ReadError::Special(SpecialFile::new(p, kind)),
+        None => ReadError::Open(PathError::new("open", p, e)),
     };
     let meta = fs.metadata(p).map_err(fail)?;
     if meta.is_dir() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("open {path}: not a file"),
-        ));
+        return Err(ReadError::NotAFile(path.to_string()));
     }
     if meta.kind.is_special() {
-        return Err(special_file(p, meta.kind));
+        return Err(SpecialFile::new(p, meta.kind).into());
     }
     let limit = if limit == 0 { meta.len } else { limit };
     let want = meta.len.saturating_sub(offset).min(limit);
     if want > max_read {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "read {path}: the range asked for is {want} bytes, more than the maximum of \
-                 {max_read} bytes per request. Read the file in parts with the offset and limit \
-                 query parameters."
-            ),
-        ));
+        return Err(ReadError::RangeTooLarge {
+            path: path.to_string(),
+            want,
+            max_read,
+        });
     }
     let mut bytes = if want == 0 {
         Vec::new()

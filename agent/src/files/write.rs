@@ -9,93 +9,111 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use http::StatusCode;
 
-use crate::Agent;
-use crate::http::chat::ChatContext;
-use crate::http::error::ApiError;
-use crate::seams::IdSource;
+use crate::seams::{IdSource, offload};
 
+use super::FileIo;
 use super::fs::Fs;
 use super::goerr::{PathError, quote, reason};
+use super::read::SpecialFile;
 use super::resolve::{ResolveError, resolve};
+
+pub(crate) use super::edit_compat::{atomic_write, resolve_failed};
 
 /// How many fresh temp names to try when one is taken.
 const TEMP_ATTEMPTS: usize = 4;
 
-/// Validates `path` (absolute) and resolves its symlinks: the target is
-/// written and a link survives.
-pub(crate) fn resolve_for_write(fs: &dyn Fs, path: &str) -> Result<PathBuf, ApiError> {
-    if !Path::new(path).is_absolute() {
-        return Err(ApiError::bad_request(format!(
-            "file path must be absolute: {}",
-            quote(path)
-        )));
-    }
-    resolve(fs, Path::new(path)).map_err(|e| resolve_failed(path, e))
+/// Why a write failed; the HTTP layer turns it into the error envelope.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("file path must be absolute: {}", quote(.0))]
+    NotAbsolute(String),
+    #[error("resolve symlink {}: {source}", quote(.path))]
+    Resolve {
+        path: String,
+        #[source]
+        source: ResolveError,
+    },
+    /// Making a missing parent directory failed.
+    #[error(transparent)]
+    Mkdir(PathError),
+    #[error("open {}: is a directory", .0.display())]
+    IsADirectory(PathBuf),
+    #[error(transparent)]
+    Special(#[from] SpecialFile),
+    /// The request body went over the limit.
+    #[error("write {}: request body too large", .0.display())]
+    BodyTooLarge(PathBuf),
+    /// The request body could not be read.
+    #[error("write {}: {why}", .path.display())]
+    BodyRead { path: PathBuf, why: String },
+    /// The temp file could not be created: permission denied.
+    #[error(transparent)]
+    TempDenied(PathError),
+    /// Writing the temp file or renaming it into place failed.
+    #[error("write {}: {}", .path.display(), reason(.source))]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
-pub(crate) fn resolve_failed(path: &str, e: ResolveError) -> ApiError {
-    ApiError::internal(format!("resolve symlink {}: {e}", quote(path)))
+/// Validates `path` (absolute) and resolves its symlinks: the target is
+/// written and a link survives.
+pub(crate) fn resolve_for_write(fs: &dyn Fs, path: &str) -> Result<PathBuf, WriteError> {
+    if !Path::new(path).is_absolute() {
+        return Err(WriteError::NotAbsolute(path.to_string()));
+    }
+    resolve(fs, Path::new(path)).map_err(|source| WriteError::Resolve {
+        path: path.to_string(),
+        source,
+    })
 }
 
 /// Makes the missing parents of `target`.
-fn make_parents(fs: &dyn Fs, target: &Path) -> Result<(), ApiError> {
+fn make_parents(fs: &dyn Fs, target: &Path) -> Result<(), WriteError> {
     let Some(dir) = target.parent() else {
         return Ok(());
     };
-    fs.create_dir_all(dir).map_err(|e| {
-        let status = match e.kind() {
-            io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
-            io::ErrorKind::NotADirectory => StatusCode::BAD_REQUEST,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, PathError::new("mkdir", dir, e).to_string())
-    })
+    fs.create_dir_all(dir)
+        .map_err(|e| WriteError::Mkdir(PathError::new("mkdir", dir, e)))
 }
 
 /// The mode of an existing target (`None` if there is none), refusing a
 /// directory or a special file: a rename over a FIFO or a device would
 /// replace it with a regular file.
-fn existing_mode(fs: &dyn Fs, target: &Path) -> Result<Option<u32>, ApiError> {
+fn existing_mode(fs: &dyn Fs, target: &Path) -> Result<Option<u32>, WriteError> {
     let Ok(meta) = fs.metadata(target) else {
         return Ok(None);
     };
     if meta.is_dir() {
-        return Err(ApiError::bad_request(format!(
-            "open {}: is a directory",
-            target.display()
-        )));
+        return Err(WriteError::IsADirectory(target.to_path_buf()));
     }
     if meta.kind.is_special() {
-        return Err(super::read::special_file(target, meta.kind));
+        return Err(SpecialFile::new(target, meta.kind).into());
     }
     Ok(Some(meta.mode))
 }
 
-/// Writes `body` to `path` (as requested) and, on success with a chat
-/// context, records the path for the chat and its ancestors.
+/// Writes `body` to `path` (as requested); returns the success message.
 ///
 /// The body is taken as a future so that the path is validated before the
 /// upload is read, as the original did. A body that fails to arrive (413
 /// beyond the limit, else 500) touches nothing: missing parent directories
 /// are made only once it has (the original made them first and left them
 /// behind). Every file-system step runs through the offload seam.
-pub async fn write_file<B>(
-    agent: &Agent,
-    chat: &ChatContext,
-    path: &str,
-    body: B,
-) -> Result<String, ApiError>
+pub async fn write_file<B>(files: &FileIo<'_>, path: &str, body: B) -> Result<String, WriteError>
 where
     B: std::future::Future<Output = Result<Bytes, BodyError>>,
 {
-    let fs = agent.seams().fs.clone();
+    let fs = files.fs.clone();
     let (resolved, parent_missing) = {
         let fs = fs.clone();
         let path = path.to_string();
-        agent
-            .blocking(move || -> Result<(PathBuf, bool), ApiError> {
+        offload(
+            files.offload.as_ref(),
+            move || -> Result<(PathBuf, bool), WriteError> {
                 let resolved = resolve_for_write(fs.as_ref(), &path)?;
                 // A parent that is there (or cannot be, e.g. a file in the
                 // way) is answered now, as before; only a missing one waits
@@ -108,39 +126,40 @@ where
                 }
                 existing_mode(fs.as_ref(), &resolved)?;
                 Ok((resolved, parent_missing))
-            })
-            .await?
+            },
+        )
+        .await?
     };
     // The upload is read before the file's lock is taken, so a slow client
     // does not hold up edits of the file.
     let data = body.await.map_err(|e| match e {
-        BodyError::TooLarge => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("write {}: request body too large", resolved.display()),
-        ),
-        BodyError::Read(why) => ApiError::internal(format!("write {}: {why}", resolved.display())),
+        BodyError::TooLarge => WriteError::BodyTooLarge(resolved.clone()),
+        BodyError::Read(why) => WriteError::BodyRead {
+            path: resolved.clone(),
+            why,
+        },
     })?;
     if parent_missing {
         let (fs, target) = (fs.clone(), resolved.clone());
-        agent
-            .blocking(move || make_parents(fs.as_ref(), &target))
-            .await?;
+        offload(files.offload.as_ref(), move || {
+            make_parents(fs.as_ref(), &target)
+        })
+        .await?;
     }
 
-    let guards = super::lock_paths(agent, &BTreeSet::from([resolved.clone()])).await;
+    let guards = files
+        .locks
+        .lock_all(&BTreeSet::from([resolved.clone()]), files.bugs)
+        .await;
     let mode = {
         let (fs, target) = (fs.clone(), resolved.clone());
-        agent
-            .blocking(move || existing_mode(fs.as_ref(), &target))
-            .await?
+        offload(files.offload.as_ref(), move || {
+            existing_mode(fs.as_ref(), &target)
+        })
+        .await?
     };
-    atomic_write(agent, &resolved, mode, data).await?;
+    replace(files, &resolved, mode, data).await?;
     drop(guards);
-
-    agent
-        .paths()
-        .add_paths(&chat.chat_and_ancestors(), &[path.to_string()])
-        .await;
     Ok(format!("Successfully wrote to {}", quote(path)))
 }
 
@@ -157,28 +176,30 @@ pub enum BodyError {
 /// temp file `mode` first when the target existed. Both halves run through
 /// the offload seam; the yield point between them is where a concurrent
 /// writer could slip in if the file's lock were not held.
-pub(crate) async fn atomic_write(
-    agent: &Agent,
+pub async fn replace(
+    files: &FileIo<'_>,
     path: &Path,
     mode: Option<u32>,
     data: Bytes,
-) -> Result<(), ApiError> {
+) -> Result<(), WriteError> {
     let len = data.len();
     let temp = {
-        let fs = agent.seams().fs.clone();
-        let ids = agent.seams().ids.clone();
+        let fs = files.fs.clone();
+        let ids = files.ids.clone();
         let target = path.to_path_buf();
-        agent
-            .blocking(move || write_temp(fs.as_ref(), ids.as_ref(), &target, mode, &data))
-            .await?
+        offload(files.offload.as_ref(), move || {
+            write_temp(fs.as_ref(), ids.as_ref(), &target, mode, &data)
+        })
+        .await?
     };
     crate::yield_point!("files.write.before_rename");
     {
-        let fs = agent.seams().fs.clone();
+        let fs = files.fs.clone();
         let target = path.to_path_buf();
-        agent
-            .blocking(move || rename_into_place(fs.as_ref(), &temp, &target))
-            .await?;
+        offload(files.offload.as_ref(), move || {
+            rename_into_place(fs.as_ref(), &temp, &target)
+        })
+        .await?;
     }
     crate::sim::event("files.write", || {
         format!("{} ({} bytes)", path.display(), len)
@@ -193,14 +214,16 @@ fn write_temp(
     path: &Path,
     mode: Option<u32>,
     data: &[u8],
-) -> Result<PathBuf, ApiError> {
+) -> Result<PathBuf, WriteError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     let base = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let write_failed =
-        |e: io::Error| ApiError::internal(format!("write {}: {}", path.display(), reason(&e)));
+    let write_failed = |source: io::Error| WriteError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
 
     let mut temp = None;
     for _ in 0..TEMP_ATTEMPTS {
@@ -215,10 +238,9 @@ fn write_temp(
                 // The name was fresh, so anything there is our partial write.
                 let _ = fs.remove_file(&candidate);
                 return Err(match e.kind() {
-                    io::ErrorKind::PermissionDenied => ApiError::new(
-                        StatusCode::FORBIDDEN,
-                        PathError::new("open", &candidate, e).to_string(),
-                    ),
+                    io::ErrorKind::PermissionDenied => {
+                        WriteError::TempDenied(PathError::new("open", &candidate, e))
+                    }
                     _ => write_failed(e),
                 });
             }
@@ -234,21 +256,17 @@ fn write_temp(
 }
 
 /// Renames `temp` over `path`; on failure removes `temp`.
-fn rename_into_place(fs: &dyn Fs, temp: &Path, path: &Path) -> Result<(), ApiError> {
-    let Err(e) = fs.rename(temp, path) else {
+fn rename_into_place(fs: &dyn Fs, temp: &Path, path: &Path) -> Result<(), WriteError> {
+    let Err(source) = fs.rename(temp, path) else {
         return Ok(());
     };
     if let Err(cleanup) = fs.remove_file(temp) {
         tracing::warn!(path = %temp.display(), error = %cleanup, "unable to clean up temp file");
     }
-    let status = match e.kind() {
-        io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    Err(ApiError::new(
-        status,
-        format!("write {}: {}", path.display(), reason(&e)),
-    ))
+    Err(WriteError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Eight hex characters from the id source (random for real, seeded under

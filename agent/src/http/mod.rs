@@ -1,11 +1,16 @@
-//! The HTTP layer: the router behind its access guard, chat-id scoping,
-//! the error envelope, and the server with its deadlines and connection cap.
+//! The HTTP layer: the router behind its access guard, the handlers of each
+//! domain ([`process`], [`files`], [`git`]) with the mapping of their errors
+//! to the envelope, chat-id scoping, and the server with its deadlines and
+//! connection cap.
 
 pub mod body;
 pub mod chat;
 pub mod deadline;
 pub mod error;
+pub mod files;
+pub mod git;
 pub mod guard;
+pub mod process;
 pub mod read_deadline;
 pub mod server;
 
@@ -26,9 +31,9 @@ pub fn router(agent: Agent) -> Router {
     let body_limit = agent.config().body_limit;
     let access = guard::Access::from_config(agent.config());
     let routes = Router::new()
-        .nest("/api/v0/processes", crate::process::api::routes())
-        .nest("/api/v0/git", crate::git::api::routes())
-        .nest("/api/v0", crate::files::api::routes())
+        .nest("/api/v0/processes", process::routes())
+        .nest("/api/v0/git", git::routes())
+        .nest("/api/v0", files::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit));
