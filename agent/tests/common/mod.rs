@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agent::process::exec::{
@@ -18,6 +18,7 @@ use agent::{Agent, AgentConfig, Seams};
 use bytes::Bytes;
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
+use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::sync::{Notify, mpsc};
@@ -327,7 +328,7 @@ pub struct ScriptedExec {
 
 impl ScriptedExec {
     pub fn vanish_groups(&self) {
-        *self.vanished.lock().expect("lock") = true;
+        *self.vanished.lock() = true;
     }
 }
 
@@ -362,20 +363,20 @@ struct ScriptControl {
 
 impl ProcessControl for ScriptControl {
     fn signal_group(&self, signal: Signal) -> Result<(), SignalError> {
-        if *self.exec.vanished.lock().expect("lock") {
+        if *self.exec.vanished.lock() {
             return Err(SignalError::NoSuchProcess);
         }
         let n = match signal {
             Signal::Kill => 9,
             Signal::Terminate => 15,
         };
-        *self.signal.lock().expect("lock") = Some(n);
+        *self.signal.lock() = Some(n);
         self.notify.notify_one();
         Ok(())
     }
 
     fn kill_direct(&self) {
-        *self.signal.lock().expect("lock") = Some(9);
+        *self.signal.lock() = Some(9);
         self.notify.notify_one();
     }
 }
@@ -406,7 +407,7 @@ impl Exec for SharedScriptedExec {
                         tokio::select! {
                             biased;
                             () = ctl.notify.notified() => {
-                                let sig = ctl.signal.lock().expect("lock").unwrap_or(9);
+                                let sig = ctl.signal.lock().unwrap_or(9);
                                 return ExitStatus::Signaled(sig);
                             }
                             () = tokio::time::sleep(d) => {}
