@@ -152,9 +152,17 @@ pub fn take_bug(bugs: &BugSet, bug: Bug) -> bool {
     if !bugs.is_on(bug) {
         return false;
     }
+    taken(bug);
+    true
+}
+
+/// Records a taken buggy branch (trace and coverage mark) where the switch
+/// was checked earlier and only decided a value, e.g. a deadline handle that
+/// cannot reach its connection: the branch is taken where the value is used.
+/// Everywhere else, [`take_bug`].
+pub fn taken(bug: Bug) {
     crate::bug_taken(bug);
     hit_mark(bug);
-    true
 }
 
 impl fmt::Display for Bug {
