@@ -76,6 +76,8 @@ impl HostTracker {
         guard
     }
 
+    /// The span id of host `name`, interning it on first sight. turmoil
+    /// opens one span per host per step, so a known name allocates nothing.
     fn intern(&self, name: &str) -> Id {
         let mut names = self.names.lock();
         let index = match names.iter().position(|n| &**n == name) {
@@ -99,17 +101,22 @@ fn is_node_span(meta: &Metadata<'_>) -> bool {
     meta.is_span() && meta.name() == "node" && meta.target().starts_with("turmoil")
 }
 
-struct NameVisitor(Option<String>);
+/// Reads a `node` span's `name` field into the tracker's id for it.
+struct NameVisitor<'t> {
+    tracker: &'t HostTracker,
+    id: Option<Id>,
+}
 
-impl Visit for NameVisitor {
+impl Visit for NameVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "name" {
-            self.0 = Some(value.to_string());
+            self.id = Some(self.tracker.intern(value));
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "name" && self.0.is_none() {
-            self.0 = Some(format!("{value:?}").trim_matches('"').to_string());
+        if field.name() == "name" && self.id.is_none() {
+            let text = format!("{value:?}");
+            self.id = Some(self.tracker.intern(text.trim_matches('"')));
         }
     }
 }
@@ -132,9 +139,12 @@ impl Subscriber for HostTracker {
     }
 
     fn new_span(&self, span: &Attributes<'_>) -> Id {
-        let mut visitor = NameVisitor(None);
+        let mut visitor = NameVisitor {
+            tracker: self,
+            id: None,
+        };
         span.record(&mut visitor);
-        self.intern(visitor.0.as_deref().unwrap_or("?"))
+        visitor.id.unwrap_or_else(|| self.intern("?"))
     }
 
     fn record(&self, _span: &Id, _values: &Record<'_>) {}

@@ -225,4 +225,70 @@ mod tests {
         let ms = Duration::from_millis;
         assert_eq!(times, [ms(0), ms(3), ms(43)]);
     }
+
+    /// A connect and one byte each way over a link with a fixed 3 ms
+    /// latency: each message arrives 3 ms after it was sent (turmoil's
+    /// connect returns once its SYN is delivered), measured on the network
+    /// clock that the vendored turmoil keeps without a runtime
+    /// (`vendor/turmoil/PATCHES.md`).
+    #[test]
+    fn messages_take_their_link_latency_on_the_network_clock() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _hosts = crate::host::HostTracker::install();
+        let trace = Trace::new();
+        let ms = Duration::from_millis;
+        let config = SimConfig {
+            min_latency: ms(3),
+            max_latency: ms(3),
+            ..SimConfig::default()
+        };
+        let mut world = SimWorld::new(
+            Seed(0),
+            BugSet::none(),
+            &config,
+            trace.clone(),
+            Invariants::new(trace.clone()),
+        );
+        let t = trace.clone();
+        world.host("server", move || {
+            let t = t.clone();
+            async move {
+                let listener = turmoil::net::TcpListener::bind(("0.0.0.0", 1)).await?;
+                let (mut stream, _) = listener.accept().await?;
+                t.record("accepted", "");
+                let mut byte = [0u8; 1];
+                stream.read_exact(&mut byte).await?;
+                t.record("got", "");
+                stream.write_all(&byte).await?;
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+        let t = trace.clone();
+        world.client("client", async move {
+            let mut stream = turmoil::net::TcpStream::connect(("server", 1)).await?;
+            t.record("connected", "");
+            tokio::time::sleep(ms(10)).await;
+            stream.write_all(b"x").await?;
+            let mut byte = [0u8; 1];
+            stream.read_exact(&mut byte).await?;
+            t.record("echoed", "");
+            Ok(())
+        });
+        let end = world.run(|| false);
+        assert_eq!(end.error, None);
+        let seen: Vec<(String, Duration)> = trace
+            .events()
+            .iter()
+            .map(|e| (e.kind.to_string(), e.at))
+            .collect();
+        let want = [
+            ("accepted", ms(3)),
+            ("connected", ms(3)),
+            ("got", ms(16)),
+            ("echoed", ms(19)),
+        ]
+        .map(|(k, at)| (k.to_string(), at));
+        assert_eq!(seen, want);
+    }
 }

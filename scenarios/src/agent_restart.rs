@@ -35,6 +35,12 @@
 //!
 //! `no-snapshot-fallback` is caught on every seed: the interrupted wait is
 //! a transport error, and the buggy tool returns it without the id.
+//!
+//! The outage is drawn at half the scale first used: the crash comes 200
+//! to 750 ms into the run and the agent stays down up to 750 ms (or not at
+//! all). What is checked is relative to the crash and the restart (the
+//! bounds above), so only the seconds simulated per seed shrink; the
+//! agent's own timers (the 1 s scan cooldown) keep their values.
 
 use std::time::Duration;
 
@@ -144,11 +150,11 @@ fn build(world: &mut SimWorld<'_>) {
         .sleep(Duration::from_secs(60));
 
     let mut faults = world.rng(stream::FAULTS);
-    let crash_at = ms(faults.random_range(400..=1_500));
+    let crash_at = ms(faults.random_range(200..=750));
     let downtime = if faults.random_bool(0.2) {
         Duration::ZERO
     } else {
-        ms(faults.random_range(1..=1_500))
+        ms(faults.random_range(1..=750))
     };
     let outage = Outage {
         crash_at,

@@ -35,6 +35,15 @@
 //! process id. Background starts have no timeout at all (the parent
 //! context), so they happen before the first fault.
 //!
+//! Time is scaled to half of what the scenario first used (jobs run 50 ms
+//! to 2 s, tool timeouts are 0.5 to 2 s, fault episodes last 50 to 750 ms,
+//! the wait cap is 200 ms); only the link's base latency (2 to 8 ms) and
+//! the simulation's tick keep their values. What the invariants judge is
+//! the order of events (a wait cut by a fault, a re-issue meeting a
+//! partition), never an absolute figure, and the shortest window (25 ms
+//! between episodes or polls) stays three times the longest base latency.
+//! Halved, a seed simulates about 3 s instead of 6 s.
+//!
 //! [`MARGIN`]: crate::common::tools::MARGIN
 //! [`SNAPSHOT_BUDGET`]: crate::common::tools::SNAPSHOT_BUDGET
 
@@ -76,7 +85,7 @@ pub const FLAKY_NETWORK: ScenarioSpec = ScenarioSpec {
 };
 
 /// The agent's cap on a blocking output read (`maxWaitDuration`).
-pub const MAX_WAIT: Duration = Duration::from_millis(400);
+pub const MAX_WAIT: Duration = Duration::from_millis(200);
 
 /// The link's normal latency.
 const BASE_LATENCY: (Duration, Duration) = (Duration::from_millis(2), Duration::from_millis(8));
@@ -93,7 +102,7 @@ fn ms(n: u64) -> Duration {
 /// for the head/tail buffer to truncate.
 fn job_script(rng: &mut ChaCha8Rng, n: usize) -> Script {
     let chunks = rng.random_range(1..=5);
-    let runtime = rng.random_range(100..=4_000u64);
+    let runtime = rng.random_range(50..=2_000u64);
     let mut script = Script::new();
     for i in 0..chunks {
         script = script.sleep(ms(runtime / chunks));
@@ -120,8 +129,8 @@ fn plan(rng: &mut ChaCha8Rng) -> Vec<Job> {
                 (None, Duration::ZERO)
             } else {
                 (
-                    Some(ms(rng.random_range(1_000..=4_000))),
-                    ms(rng.random_range(0..=1_500)),
+                    Some(ms(rng.random_range(500..=2_000))),
+                    ms(rng.random_range(0..=750)),
                 )
             };
             Job {
@@ -133,8 +142,8 @@ fn plan(rng: &mut ChaCha8Rng) -> Vec<Job> {
                 polls: (0..MAX_POLLS)
                     .map(|_| {
                         (
-                            ms(rng.random_range(500..=3_000)),
-                            ms(rng.random_range(50..=300)),
+                            ms(rng.random_range(250..=1_500)),
+                            ms(rng.random_range(25..=150)),
                         )
                     })
                     .collect(),
@@ -149,12 +158,12 @@ fn episodes(rng: &mut ChaCha8Rng) -> Episodes {
         b: AGENT.into(),
         base: BASE_LATENCY,
         count: 3..=6,
-        first: ms(100)..ms(500),
-        gap: ms(50)..ms(400),
-        hold: ms(100)..ms(1_200),
-        partition: ms(100)..ms(1_000),
-        spike: ms(300)..ms(1_500),
-        spike_max: ms(30)..ms(300),
+        first: ms(50)..ms(250),
+        gap: ms(25)..ms(200),
+        hold: ms(50)..ms(600),
+        partition: ms(50)..ms(500),
+        spike: ms(150)..ms(750),
+        spike_max: ms(15)..ms(150),
     };
     Episodes::draw(&spec, rng)
 }

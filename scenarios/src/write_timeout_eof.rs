@@ -1,5 +1,5 @@
 //! `write-timeout-eof` (race R3 in `docs/races.md`): processes outlive the
-//! agent's 20 s write timeout while clients block on their output, through
+//! agent's write timeout while clients block on their output, through
 //! three paths at once:
 //!
 //! - the SDK's blocking output call (`wait=true`);
@@ -21,6 +21,16 @@
 //! `no-snapshot-fallback` is on the scenario turns `write-deadline-hidden`
 //! on in the agent itself and targets the tool layer: the SDK-level check,
 //! which that switch breaks by design, is skipped.
+//!
+//! Time is scaled down tenfold: the agent's write timeout is
+//! [`WRITE_TIMEOUT`] (2 s, not the default 20 s) and the processes outlive
+//! it by 100 to 500 ms (not 1 to 5 s). The race needs only a wait longer
+//! than the write timeout; nothing in it depends on the absolute figures,
+//! and every message latency and scheduler sleep stays far below the
+//! margin. Scaled, a seed simulates about 2.5 s instead of 25 s. The
+//! default 20 s itself is covered on tokio's paused clock by
+//! `agent/tests/server_write_deadline.rs` (a 25 s wait answers at 25 s
+//! with the fix and gets the EOF at 25 s with `write-deadline-hidden`).
 
 use std::time::Duration;
 
@@ -36,7 +46,7 @@ use crate::invariants::CALLS_SUCCEED;
 /// See the module docs.
 pub const WRITE_TIMEOUT_EOF: ScenarioSpec = ScenarioSpec {
     name: "write-timeout-eof",
-    summary: "blocking output calls and the execute/process_output tools on processes outliving the 20 s write timeout must return their results (R3)",
+    summary: "blocking output calls and the execute/process_output tools on processes outliving the write timeout must return their results (R3)",
     catches: &[
         Catch {
             bug: Bug::WriteDeadlineHidden,
@@ -48,11 +58,15 @@ pub const WRITE_TIMEOUT_EOF: ScenarioSpec = ScenarioSpec {
         },
     ],
     config: SimConfig {
-        duration: Duration::from_secs(40),
+        duration: Duration::from_secs(8),
         ..SimConfig::DEFAULT
     },
     build,
 };
+
+/// The agent's write timeout here: the default 20 s scaled down tenfold
+/// (see the module docs).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The invariant of the SDK's blocking call.
 pub const SDK_INVARIANT: &str = "blocking-output-returns-final";
@@ -65,9 +79,9 @@ pub const PROCESS_OUTPUT_INVARIANT: &str = "process-output-returns-final";
 /// transport can cut a wait short.
 const TOOL_TIMEOUT: &str = "1m";
 
-/// A build that outlives the 20 s write timeout by 1 to 5 s.
+/// A build that outlives the [`WRITE_TIMEOUT`] by 100 to 500 ms.
 fn long_build(rng: &mut ChaCha8Rng) -> Script {
-    let runtime = Duration::from_millis(rng.random_range(21_000..=25_000));
+    let runtime = WRITE_TIMEOUT + Duration::from_millis(rng.random_range(100..=500));
     Script::new()
         .write("started\n")
         .sleep(runtime)
@@ -93,7 +107,10 @@ fn build(world: &mut SimWorld<'_>) {
     ];
     let requested = world.bugs().clone();
     let check_sdk = !requested.is_on(Bug::NoSnapshotFallback);
-    let config = agent_config(&agent_bugs(&requested));
+    let config = agent::AgentConfig {
+        write_timeout: WRITE_TIMEOUT,
+        ..agent_config(&agent_bugs(&requested))
+    };
     let parts = agent_host::host_agent(world, config, |_| {});
     for (command, script) in &jobs {
         parts.scripts.insert(*command, script.clone());
