@@ -34,6 +34,9 @@ async fn a_piped_log_has_no_ansi_escape_codes() {
         .await
         .expect("the agent exits and closes stderr")
         .expect("read stderr");
-    assert!(log.contains("agent listening"), "an info line is logged: {log:?}");
+    assert!(
+        log.contains("agent listening"),
+        "an info line is logged: {log:?}"
+    );
     assert!(!log.contains("\x1b["), "no ANSI escape codes: {log:?}");
 }

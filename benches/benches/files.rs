@@ -145,7 +145,9 @@ fn edit_files(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.bench_function("miss", |b| {
         b.iter(|| {
-            let result = rt.block_on(agent::files::edit::edit_files(&agent, &chat, &req));
+            let cx = agent::files::edit::EditContext::of(&agent);
+            let chats = chat.chat_and_ancestors();
+            let result = rt.block_on(agent::files::edit::edit_files(&cx, &chats, &req));
             assert!(result.is_err());
         })
     });

@@ -146,8 +146,9 @@ async fn edit_files(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    match super::edit::edit_files(&agent, &chat, &req).await {
+    let cx = super::edit::EditContext::of(&agent);
+    match super::edit::edit_files(&cx, &chat.chat_and_ancestors(), &req).await {
         Ok(resp) => json(resp),
-        Err(e) => e.into_response(),
+        Err(e) => crate::http::error::ApiError::from(e).into_response(),
     }
 }

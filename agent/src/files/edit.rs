@@ -3,41 +3,183 @@
 //!
 //! Phase 1 validates every entry, resolves its symlinks, reads the file and
 //! applies its edits in memory; errors from all entries are collected (one
-//! message per entry, joined with `\n`, the highest status wins) and nothing
+//! message per entry, joined with `\n`, the most severe wins) and nothing
 //! is written unless every entry validates. Phase 2 writes each file
 //! atomically, keeping its mode; a failure there returns at once (files
 //! written before stay written: there is no cross-file transaction).
 //!
-//! Fixed here: two entries naming one file, directly or through a symlink, are
-//! rejected (race R9 in `docs/races.md`; the original let the later write
-//! silently drop the earlier entry's edits), and the files' locks are held from
-//! the read in phase 1 to the last write of phase 2, so concurrent requests
-//! cannot lose each other's updates.
+//! Entries naming one file by the same path once cleaned (`/d/a`, `/d/./a`,
+//! `/d/x/../a`) are merged: one read, their edits applied in request order,
+//! one write. Two entries that reach one file by different paths (a symlink
+//! and its target) are refused with an `aliases` message and nothing is
+//! written: merging them would hide an aliasing the caller did not mean.
+//! The original read the file once per entry and the later write silently
+//! dropped the earlier entry's edits (race R9 in `docs/races.md`). The
+//! files' locks are held from the read in phase 1 to the last write of
+//! phase 2, so concurrent requests cannot lose each other's updates.
+//!
+//! The work takes only what it needs ([`EditContext`]: the file system,
+//! the offload seam, the file locks, a writer, the limits) and fails with
+//! the domain [`EditError`]; `http::edit` turns that into the HTTP answer.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use http::StatusCode;
+use uuid::Uuid;
 
 use crate::Agent;
-use crate::http::chat::ChatContext;
+use crate::git::PathStore;
 use crate::http::error::ApiError;
+use crate::seams::{Offload, offload};
 
+use super::FileLocks;
 use super::fs::{Fs, refused_kind};
 use super::goerr::{PathError, lossy_per_byte, quote};
 use super::read::special_file;
-use super::resolve::resolve;
+use super::resolve::{clean, resolve};
 use super::wire::{EditFilesRequest, EditFilesResponse, FileEdit, FileEditResult};
 use super::write::{atomic_write, resolve_failed};
 
 /// The success message of the original API.
 pub const EDITED: &str = "Successfully edited file(s)";
 
-/// One entry that passed validation and resolution.
+/// How bad a failed edit is, least to most; the worst of a request's
+/// failures is the answer's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EditErrorKind {
+    /// The request or an edit cannot apply (bad path, search not found,
+    /// ambiguous, duplicate alias, not a regular file).
+    Invalid,
+    Forbidden,
+    NotFound,
+    /// The file, or the edited result, is over its cap.
+    TooLarge,
+    /// The file system failed.
+    Internal,
+}
+
+/// Why an edit-files request failed; the message is what the model reads.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct EditError {
+    pub kind: EditErrorKind,
+    pub message: String,
+}
+
+impl EditError {
+    fn invalid(message: impl Into<String>) -> Self {
+        EditError {
+            kind: EditErrorKind::Invalid,
+            message: message.into(),
+        }
+    }
+
+    /// The shared file helpers answer in HTTP terms; their status says
+    /// which kind of failure it was.
+    fn from_helper(e: ApiError) -> Self {
+        let kind = match e.status {
+            StatusCode::BAD_REQUEST => EditErrorKind::Invalid,
+            StatusCode::FORBIDDEN => EditErrorKind::Forbidden,
+            StatusCode::NOT_FOUND => EditErrorKind::NotFound,
+            StatusCode::PAYLOAD_TOO_LARGE => EditErrorKind::TooLarge,
+            _ => EditErrorKind::Internal,
+        };
+        EditError {
+            kind,
+            message: e.body.message,
+        }
+    }
+}
+
+/// The request's limits, copied out of the config for the offloaded work.
+#[derive(Clone, Copy, Debug)]
+pub struct EditLimits {
+    /// The largest file that is read for editing.
+    pub max_read: u64,
+    /// The largest edited result.
+    pub max_result: u64,
+    /// The most bytes (before plus after) a diff is computed for.
+    pub max_diff_input: u64,
+}
+
+/// Writes one file atomically: the resolved path, the mode to keep, the
+/// bytes.
+pub type Writer =
+    Arc<dyn Fn(PathBuf, u32, Bytes) -> BoxFuture<'static, Result<(), ApiError>> + Send + Sync>;
+
+/// What an edit needs and nothing more.
+pub struct EditContext<'a> {
+    pub fs: Arc<dyn Fs>,
+    pub offload: Arc<dyn Offload>,
+    pub locks: &'a FileLocks,
+    /// False only under the `unserialised-edits` switch: the locks are
+    /// skipped and concurrent edits can lose updates.
+    pub serialise: bool,
+    pub write: Writer,
+    /// Where edited paths are recorded for the chats' git watch.
+    pub paths: &'a PathStore,
+    pub limits: EditLimits,
+}
+
+impl<'a> EditContext<'a> {
+    /// The context of a running agent.
+    pub fn of(agent: &'a Agent) -> Self {
+        let config = agent.config();
+        let writer = agent.clone();
+        EditContext {
+            fs: agent.seams().fs.clone(),
+            offload: agent.seams().offload.clone(),
+            locks: agent.file_locks(),
+            serialise: !agent.bug(crate::Bug::UnserialisedEdits),
+            write: Arc::new(move |path, mode, data| {
+                let agent = writer.clone();
+                Box::pin(async move { atomic_write(&agent, &path, Some(mode), data).await })
+            }),
+            paths: agent.paths(),
+            limits: EditLimits {
+                max_read: config.max_read_size,
+                max_result: config.max_edit_result,
+                max_diff_input: config.max_diff_input,
+            },
+        }
+    }
+
+    async fn blocking<T, F>(&self, work: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        offload(self.offload.as_ref(), work).await
+    }
+
+    /// Takes the locks of every path, in sorted order (so two multi-file
+    /// requests cannot deadlock); the guards release on drop.
+    async fn lock(&self, paths: &BTreeSet<PathBuf>) -> Vec<tokio::sync::OwnedMutexGuard<()>> {
+        if !self.serialise {
+            crate::sim::bug_taken(crate::Bug::UnserialisedEdits);
+            cov_mark::hit!(edits_unserialised);
+            return Vec::new();
+        }
+        let mut guards = Vec::with_capacity(paths.len());
+        for path in paths {
+            guards.push(self.locks.lock_for(path).lock_owned().await);
+        }
+        guards
+    }
+}
+
+/// One file to edit: the first entry that named it, and every entry's
+/// edits in request order.
 struct Target {
     index: usize,
+    /// The path as first given, cleaned: how a later entry is told to be
+    /// the same name rather than an alias.
+    cleaned: PathBuf,
     resolved: PathBuf,
     edits: Vec<FileEdit>,
 }
@@ -51,52 +193,34 @@ struct Pending {
     edited: Bytes,
 }
 
-/// A failed entry: its position in the request, status and message.
+/// A failed entry: its position in the request and its error.
 struct Failure {
     index: usize,
-    status: StatusCode,
-    message: String,
-    /// A second entry for an already named file.
-    duplicate: bool,
+    error: EditError,
 }
 
-impl Failure {
-    fn new(index: usize, e: ApiError) -> Self {
-        Failure {
-            index,
-            status: e.status,
-            message: e.body.message,
-            duplicate: false,
-        }
-    }
-}
-
-/// The request's limits, copied out of the config for the offloaded work.
-#[derive(Clone, Copy)]
-struct Limits {
-    max_read: u64,
-    max_result: u64,
-    max_diff_input: u64,
+/// What resolving the entries found, besides the targets.
+#[derive(Default)]
+struct Resolved {
+    targets: Vec<Target>,
+    failures: Vec<Failure>,
+    merged: bool,
+    aliased: bool,
 }
 
 /// Applies the request; see the module docs. The file-system work and the
 /// matcher run through the offload seam, in three jobs: resolve, read and
-/// edit (under the locks), then each write.
+/// edit (under the locks), then each write. `chats` are the requesting
+/// chat and its ancestors, whose git watch learns the edited paths.
 pub async fn edit_files(
-    agent: &Agent,
-    chat: &ChatContext,
+    cx: &EditContext<'_>,
+    chats: &[Uuid],
     req: &EditFilesRequest,
-) -> Result<EditFilesResponse, ApiError> {
+) -> Result<EditFilesResponse, EditError> {
     if req.files.is_empty() {
-        return Err(ApiError::bad_request("must specify at least one file"));
+        return Err(EditError::invalid("must specify at least one file"));
     }
-    let config = agent.config();
-    let limits = Limits {
-        max_read: config.max_read_size,
-        max_result: config.max_edit_result,
-        max_diff_input: config.max_diff_input,
-    };
-    let fs = agent.seams().fs.clone();
+    let limits = cx.limits;
 
     // Phase 1a: validate and resolve, without reading.
     let entries: Vec<(String, Vec<FileEdit>)> = req
@@ -104,56 +228,67 @@ pub async fn edit_files(
         .iter()
         .map(|f| (f.path.clone(), f.edits.clone()))
         .collect();
-    let (targets, mut failures) = {
-        let fs = fs.clone();
-        agent
-            .blocking(move || resolve_entries(fs.as_ref(), entries))
+    let Resolved {
+        targets,
+        mut failures,
+        merged,
+        aliased,
+    } = {
+        let fs = cx.fs.clone();
+        cx.blocking(move || resolve_entries(fs.as_ref(), entries))
             .await
     };
     // Marked here, not in the offloaded job: coverage marks are per thread.
-    if failures.iter().any(|f| f.duplicate) {
+    if aliased {
         cov_mark::hit!(edit_duplicate_path_rejected);
+    }
+    if merged {
+        cov_mark::hit!(edit_duplicate_path_merged);
     }
 
     // Phase 1b: under the files' locks, read and edit in memory.
     let paths: BTreeSet<PathBuf> = targets.iter().map(|t| t.resolved.clone()).collect();
-    let guards = super::lock_paths(agent, &paths).await;
+    let guards = cx.lock(&paths).await;
     let (pending, prepare_failures) = {
-        let fs = fs.clone();
-        agent
-            .blocking(move || {
-                let mut pending = Vec::new();
-                let mut failures = Vec::new();
-                for target in &targets {
-                    match prepare(fs.as_ref(), target, limits) {
-                        Ok(p) => pending.push(p),
-                        Err(e) => failures.push(Failure::new(target.index, e)),
-                    }
+        let fs = cx.fs.clone();
+        cx.blocking(move || {
+            let mut pending = Vec::new();
+            let mut failures = Vec::new();
+            for target in &targets {
+                match prepare(fs.as_ref(), target, limits) {
+                    Ok(p) => pending.push(p),
+                    Err(error) => failures.push(Failure {
+                        index: target.index,
+                        error,
+                    }),
                 }
-                (pending, failures)
-            })
-            .await
+            }
+            (pending, failures)
+        })
+        .await
     };
     failures.extend(prepare_failures);
     if !failures.is_empty() {
         failures.sort_by_key(|f| f.index);
-        let status = failures
+        let kind = failures
             .iter()
-            .map(|f| f.status)
+            .map(|f| f.error.kind)
             .max()
-            .unwrap_or(StatusCode::BAD_REQUEST);
+            .unwrap_or(EditErrorKind::Invalid);
         let message = failures
             .iter()
-            .map(|f| f.message.as_str())
+            .map(|f| f.error.message.as_str())
             .collect::<Vec<_>>()
             .join("\n");
-        return Err(ApiError::new(status, message));
+        return Err(EditError { kind, message });
     }
 
     // Phase 2: write.
     crate::yield_point!("files.edit.between_read_and_write");
     for p in &pending {
-        atomic_write(agent, &p.resolved, Some(p.mode), p.edited.clone()).await?;
+        (cx.write)(p.resolved.clone(), p.mode, p.edited.clone())
+            .await
+            .map_err(EditError::from_helper)?;
     }
     drop(guards);
     crate::sim::event("files.edit", || {
@@ -165,10 +300,7 @@ pub async fn edit_files(
     });
 
     let requested: Vec<String> = req.files.iter().map(|f| f.path.clone()).collect();
-    agent
-        .paths()
-        .add_paths(&chat.chat_and_ancestors(), &requested)
-        .await;
+    cx.paths.add_paths(chats, &requested).await;
 
     let files = if req.include_diff {
         let names: Vec<String> = pending
@@ -176,8 +308,7 @@ pub async fn edit_files(
             .map(|p| req.files[p.index].path.clone())
             .collect();
         Some(
-            agent
-                .blocking(move || diffs(&names, &pending, limits.max_diff_input))
+            cx.blocking(move || diffs(&names, &pending, limits.max_diff_input))
                 .await,
         )
     } else {
@@ -189,73 +320,83 @@ pub async fn edit_files(
     })
 }
 
-/// Validates every entry and resolves its symlinks; returns the targets and
-/// the entries that failed.
-fn resolve_entries(
-    fs: &dyn Fs,
-    entries: Vec<(String, Vec<FileEdit>)>,
-) -> (Vec<Target>, Vec<Failure>) {
-    let mut targets: Vec<Target> = Vec::new();
-    let mut failures: Vec<Failure> = Vec::new();
+/// Validates every entry and resolves its symlinks; entries for one file
+/// by one cleaned name merge into the first, an alias by another name
+/// fails.
+fn resolve_entries(fs: &dyn Fs, entries: Vec<(String, Vec<FileEdit>)>) -> Resolved {
+    let mut out = Resolved::default();
+    // Resolved path -> its target's position in `out.targets`.
     let mut seen: BTreeMap<PathBuf, usize> = BTreeMap::new();
-    let bad = |index: usize, message: String| Failure {
-        index,
-        status: StatusCode::BAD_REQUEST,
-        message,
-        duplicate: false,
-    };
+    let mut first_names: Vec<String> = Vec::new();
     for (index, (path, edits)) in entries.into_iter().enumerate() {
+        let mut fail = |error: EditError| out.failures.push(Failure { index, error });
         if path.is_empty() {
-            failures.push(bad(index, "\"path\" is required".into()));
+            fail(EditError::invalid("\"path\" is required"));
             continue;
         }
         if path.contains('\0') {
-            failures.push(bad(
-                index,
-                format!("file path must not contain NUL bytes: {}", quote(&path)),
-            ));
+            fail(EditError::invalid(format!(
+                "file path must not contain NUL bytes: {}",
+                quote(&path)
+            )));
             continue;
         }
         if !Path::new(&path).is_absolute() {
-            let msg = format!("file path must be absolute: {}", quote(&path));
-            failures.push(bad(index, msg));
+            fail(EditError::invalid(format!(
+                "file path must be absolute: {}",
+                quote(&path)
+            )));
             continue;
         }
         if edits.is_empty() {
-            failures.push(bad(index, "must specify at least one edit".into()));
+            fail(EditError::invalid("must specify at least one edit"));
             continue;
         }
         let resolved = match resolve(fs, Path::new(&path)) {
             Ok(r) => r,
             Err(e) => {
-                failures.push(Failure::new(index, resolve_failed(&path, e)));
+                fail(EditError::from_helper(resolve_failed(&path, e)));
                 continue;
             }
         };
-        if seen.insert(resolved.clone(), index).is_some() {
-            let msg = format!(
-                "duplicate file path {}: combine edits into a single entry's \"edits\" list",
-                quote(&path)
-            );
-            failures.push(Failure {
-                duplicate: true,
-                ..bad(index, msg)
-            });
+        let cleaned = clean(Path::new(&path));
+        if let Some(&at) = seen.get(&resolved) {
+            let target = &mut out.targets[at];
+            if target.cleaned == cleaned {
+                target.edits.extend(edits);
+                out.merged = true;
+            } else {
+                out.aliased = true;
+                fail(EditError::invalid(format!(
+                    "duplicate file path {} aliases {} (same real file): combine edits into a \
+                     single entry's \"edits\" list",
+                    quote(&path),
+                    quote(&first_names[at])
+                )));
+            }
             continue;
         }
-        targets.push(Target {
+        seen.insert(resolved.clone(), out.targets.len());
+        first_names.push(path);
+        out.targets.push(Target {
             index,
+            cleaned,
             resolved,
             edits,
         });
     }
-    (targets, failures)
+    out
 }
 
 /// Reads one target (a regular file of at most `max_read` bytes, counted
 /// as read) and applies its edits; a result over `max_result` bytes is 413,
 /// found before the result is allocated.
-fn prepare(fs: &dyn Fs, target: &Target, limits: Limits) -> Result<Pending, ApiError> {
+fn prepare(fs: &dyn Fs, target: &Target, limits: EditLimits) -> Result<Pending, EditError> {
+    prepare_http(fs, target, limits).map_err(EditError::from_helper)
+}
+
+/// [`prepare`] in the shared helpers' terms.
+fn prepare_http(fs: &dyn Fs, target: &Target, limits: EditLimits) -> Result<Pending, ApiError> {
     let path = &target.resolved;
     let opened = |e: io::Error| {
         if let Some(kind) = refused_kind(&e) {

@@ -4,6 +4,7 @@
 pub mod body;
 pub mod chat;
 pub mod deadline;
+mod edit;
 pub mod error;
 pub mod guard;
 pub mod read_deadline;

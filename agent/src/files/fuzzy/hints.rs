@@ -261,9 +261,10 @@ pub fn closest_window(file: &[&[u8]], search: &[&[u8]]) -> Option<Closest> {
     // The earliest best; a frequent line alone (no votes) still counts.
     let best = votes.iter().copied().max().unwrap_or(0);
     let slot = if best == 0 {
-        let (i, j) = file.iter().enumerate().find_map(|(i, line)| {
-            places.get(line).and_then(|js| js.first()).map(|&j| (i, j))
-        })?;
+        let (i, j) = file
+            .iter()
+            .enumerate()
+            .find_map(|(i, line)| places.get(line).and_then(|js| js.first()).map(|&j| (i, j)))?;
         i + m - 1 - j
     } else {
         votes.iter().position(|&v| v == best)?
@@ -312,7 +313,11 @@ mod tests {
         };
         let dashes = |n: usize| "─".repeat(n);
         check(&dashes(32), &dashes(37), Some(('─', 32, 37)));
-        check(&format!("// {}", dashes(3)), &format!("// {}", dashes(2)), Some(('─', 3, 2)));
+        check(
+            &format!("// {}", dashes(3)),
+            &format!("// {}", dashes(2)),
+            Some(('─', 3, 2)),
+        );
         check("a==b", "a===b", Some(('=', 2, 3)));
         check("ab", "abb", Some(('b', 1, 2)));
         // Once on each side at most is not a repetition.

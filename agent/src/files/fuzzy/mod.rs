@@ -277,9 +277,7 @@ pub fn at_unterminated_end<'c>(
     if matched.is_empty() || (end..pieces).any(|i| !piece(i).is_empty()) {
         return false;
     }
-    matched
-        .last()
-        .is_some_and(|l| split_ending(l).1.is_empty())
+    matched.last().is_some_and(|l| split_ending(l).1.is_empty())
 }
 
 /// Pass 1: `None` when `search` does not occur at all. The hits are counted

@@ -89,7 +89,10 @@ pub fn apply_edit(
     let m = search_lines.len();
     let template = splice::Template::new(&search_lines, replace.as_bytes(), endings.forced);
     for (pass, equal) in [
-        (Pass::TrailingWhitespace, pass_two_equal as fn(&[u8], &[u8]) -> bool),
+        (
+            Pass::TrailingWhitespace,
+            pass_two_equal as fn(&[u8], &[u8]) -> bool,
+        ),
         (Pass::Indentation, pass_three_equal),
     ] {
         let mut starts = Vec::new();

@@ -250,8 +250,8 @@ impl<'e> Template<'e> {
             } else if inserted {
                 lead = c_lead;
                 if let (Some(caller), Some(file)) = (self.caller_unit, file_unit) {
-                    level = translated_level(r_lead, s_lead, c_lead, caller, file)
-                        .map(|l| (file, l));
+                    level =
+                        translated_level(r_lead, s_lead, c_lead, caller, file).map(|l| (file, l));
                 }
             } else {
                 if s_lead == r_lead {
@@ -351,17 +351,17 @@ mod tests {
 
     #[test]
     fn an_inserted_line_keeps_its_relative_level_in_the_files_unit() {
-        let check =
-            |r: &str, s: &str, c: &str, caller: Unit, file: Unit, want: Option<&str>| {
-                let got = translated_level(r.as_bytes(), s.as_bytes(), c.as_bytes(), caller, file)
-                    .map(|level| {
-                        let mut out = Vec::new();
-                        let (bytes, per) = file.bytes();
-                        out.put_repeated(bytes, per * level);
-                        String::from_utf8(out).expect("utf-8")
-                    });
-                assert_eq!(got.as_deref(), want, "{r:?} {s:?} {c:?}");
-            };
+        let check = |r: &str, s: &str, c: &str, caller: Unit, file: Unit, want: Option<&str>| {
+            let got = translated_level(r.as_bytes(), s.as_bytes(), c.as_bytes(), caller, file).map(
+                |level| {
+                    let mut out = Vec::new();
+                    let (bytes, per) = file.bytes();
+                    out.put_repeated(bytes, per * level);
+                    String::from_utf8(out).expect("utf-8")
+                },
+            );
+            assert_eq!(got.as_deref(), want, "{r:?} {s:?} {c:?}");
+        };
         let (sp4, sp2, tab) = (Unit::Spaces(4), Unit::Spaces(2), Unit::Tab);
         check("        ", "    ", "\t", sp4, tab, Some("\t\t"));
         check("    ", "    ", "\t", sp4, tab, Some("\t"));

@@ -125,10 +125,7 @@ fn fuzzy_ambiguity_is_an_error() {
 #[test]
 fn no_pass_matching_is_not_found() {
     let got = apply_edit(b"original content", "missing", "x", false, usize::MAX);
-    assert!(
-        matches!(got, Err(MatchError::NotFound { .. })),
-        "{got:?}"
-    );
+    assert!(matches!(got, Err(MatchError::NotFound { .. })), "{got:?}");
 }
 
 #[test]
