@@ -9,8 +9,8 @@
 //! Go-shaped error texts).
 //!
 //! Fixed here where the original was broken: an empty search is rejected (race
-//! R8 in `docs/races.md`); two entries for one file, directly or through a
-//! symlink, are rejected (R9); edits and writes of one file are serialised
+//! R8 in `docs/races.md`); entries for one file by one path are merged, and
+//! by two paths (a symlink) rejected (R9); edits and writes of one file are serialised
 //! ([`FileLocks`], switch [`crate::Bug::UnserialisedEdits`]); every write is a
 //! temp file plus rename, so a failed write leaves the original byte-identical.
 
