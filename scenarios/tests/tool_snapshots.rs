@@ -1042,7 +1042,11 @@ fn edit_files_crlf_file_stays_crlf() {
         "edit_files_crlf_file_stays_crlf",
         edit(vec![edits(
             &path,
-            &[("line one\nline two\n", "line one\nINSERTED\nline two\n", false)],
+            &[(
+                "line one\nline two\n",
+                "line one\nINSERTED\nline two\n",
+                false,
+            )],
         )])
         .file(&path, "line one\r\nline two\r\nline three\r\n"),
     );
@@ -1061,7 +1065,10 @@ fn edit_files_inserted_lines_take_the_files_indent() {
                 false,
             )],
         )])
-        .file(&path, "func main() {\n\tx := getValue()\n\tfmt.Println(x)\n}\n"),
+        .file(
+            &path,
+            "func main() {\n\tx := getValue()\n\tfmt.Println(x)\n}\n",
+        ),
     );
 }
 
@@ -1072,8 +1079,7 @@ fn edit_files_ending_change_needs_an_exact_search() {
     let path = project("win.txt");
     check(
         "edit_files_ending_change_needs_an_exact_search",
-        edit(vec![edits(&path, &[("x\ny\n", "X\r\nY\r\n", false)])])
-            .file(&path, "x\r\ny\r\nz\r\n"),
+        edit(vec![edits(&path, &[("x\ny\n", "X\r\nY\r\n", false)])]).file(&path, "x\r\ny\r\nz\r\n"),
     );
 }
 
@@ -1110,7 +1116,10 @@ fn edit_files_hint_closest_match() {
                 false,
             )],
         )])
-        .file(&path, "package main\n\nfunc main() {\n\tx := getValue()\n\tfmt.Println(x)\n}\n"),
+        .file(
+            &path,
+            "package main\n\nfunc main() {\n\tx := getValue()\n\tfmt.Println(x)\n}\n",
+        ),
     );
 }
 
