@@ -404,3 +404,84 @@ proptest! {
         prop_assert_eq!(capped, want_capped);
     }
 }
+
+/// One miss: the hints after the base sentence, exactly.
+fn check_hints(content: &str, search: &str, replace: &str, want: &str) {
+    let got = apply_edit(content.as_bytes(), search, replace, false, usize::MAX);
+    let Err(MatchError::NotFound { hints }) = got else {
+        panic!("{search:?} in {content:?}: not a miss: {got:?}");
+    };
+    assert_eq!(hints, want, "{search:?} in {content:?}");
+}
+
+#[test]
+fn a_miss_names_a_swap_lines_in_order_and_truncated() {
+    check_hints(
+        "alpha\nbeta\n",
+        "ALPHA",
+        "alpha",
+        ". Did you swap \"search\" and \"replace\"? Your replace string appears at line 1. \
+         No line of the search string was found anywhere in the file.",
+    );
+    check_hints(
+        &"x\n".repeat(12),
+        "y",
+        "x",
+        ". Did you swap \"search\" and \"replace\"? Your replace string appears at line 1, 2, \
+         3, 4, 5 and 7 more. No line of the search string was found anywhere in the file.",
+    );
+}
+
+#[test]
+fn a_miscounted_character_comes_before_a_swap_and_lists_every_candidate() {
+    let rule = |n: usize| format!("+{}+", "-".repeat(n));
+    check_hints(
+        &format!("{}\nmid\n{}\n", rule(7), rule(3)),
+        &rule(5),
+        "mid",
+        ". Your search has 5 \"-\" (U+002D); the file has 7 at line 1, 3 at line 3. \
+         No line of the search string was found anywhere in the file.",
+    );
+}
+
+#[test]
+fn more_than_three_hints_are_summed_up() {
+    let content = "a==1\nb==2\nc==3\nd==4\n";
+    check_hints(
+        content,
+        "a=1\nb=2\nc=3\nd=4\n",
+        "x",
+        ". Your search has 1 \"=\" (U+003D); the file has 2 at line 1. Your search has 1 \"=\" \
+         (U+003D); the file has 2 at line 2. Your search has 1 \"=\" (U+003D); the file has 2 \
+         at line 3. And 1 more. No line of the search string was found anywhere in the file.",
+    );
+}
+
+#[test]
+fn the_closest_region_is_named_with_its_lines_and_count() {
+    check_hints(
+        "package main\n\nfunc main() {\n\tx := 1\n\tprint(x)\n}\n",
+        "func main() {\n    x := 1\n    print(y)\n}\n",
+        "func main() {}\n",
+        ". Closest match: lines 3-6 of the file, where 3 of 4 search lines match ignoring \
+         surrounding whitespace; search line 3 is the first that differs.",
+    );
+}
+
+#[test]
+fn hints_stay_short_however_many_candidates_there_are() {
+    // Four search lines, each miscounted against a thousand file lines far
+    // down the file, with a replacement found everywhere too.
+    let mut content = "filler\n".repeat(100_000);
+    for k in 0..1000 {
+        let letter = ["a", "b", "c", "d"][k % 4];
+        content.push_str(&format!("{letter}#{}\n", "=".repeat(2 + k % 3)));
+    }
+    let search = "a#=\nb#=\nc#=\nd#=\n";
+    let got = apply_edit(content.as_bytes(), search, "filler", false, usize::MAX);
+    let Err(MatchError::NotFound { hints }) = got else {
+        panic!("not a miss: {got:?}");
+    };
+    assert!(hints.len() <= 480, "{} bytes: {hints}", hints.len());
+    assert!(hints.contains("And "), "{hints}");
+}
