@@ -81,8 +81,10 @@ impl Unit {
     pub fn level(self, lead: &[u8]) -> Option<usize> {
         match self {
             Unit::Tab => lead.iter().all(|&b| b == b'\t').then_some(lead.len()),
-            Unit::Spaces(n) => (n > 0 && lead.len().is_multiple_of(n) && lead.iter().all(|&b| b == b' '))
-                .then(|| lead.len() / n),
+            Unit::Spaces(n) => {
+                (n > 0 && lead.len().is_multiple_of(n) && lead.iter().all(|&b| b == b' '))
+                    .then(|| lead.len() / n)
+            }
         }
     }
 }
