@@ -39,9 +39,9 @@ proptest! {
         replace in plain(12),
         replace_all in any::<bool>(),
     ) {
-        // A replacement's shared line ending becomes the file's: without
-        // carriage returns it goes in verbatim.
-        let replace = replace.replace('\r', "");
+        // A multi-line replacement's shared line ending becomes the file's
+        // (pinned in `upstream_edit.rs`); a one-line one goes in verbatim.
+        let replace = replace.replace(['\r', '\n'], "");
         // The single `Q` makes the needle occur exactly once.
         let needle = format!("{left}Q{right}");
         let content = format!("{prefix}{needle}{suffix}");
