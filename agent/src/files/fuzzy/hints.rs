@@ -123,6 +123,8 @@ fn miscount(a: &str, b: &str) -> Option<(char, usize, usize)> {
 /// lines stays linear; comparisons past the budget are skipped.
 fn miscounts(file: &[&[u8]], search: &[&[u8]], mut budget: usize) -> Vec<String> {
     let mut sentences = Vec::new();
+    // Checked once, not once per search line.
+    let file: Vec<Option<&str>> = file.iter().map(|l| std::str::from_utf8(l).ok()).collect();
     for line in search.iter().take(MISCOUNT_LINES) {
         let Ok(line) = std::str::from_utf8(line) else {
             continue;
@@ -133,14 +135,14 @@ fn miscounts(file: &[&[u8]], search: &[&[u8]], mut budget: usize) -> Vec<String>
         // Groups in the order their character is first seen.
         let mut groups: Vec<(char, usize, Vec<String>)> = Vec::new();
         for (n, candidate) in file.iter().enumerate() {
+            let Some(candidate) = *candidate else {
+                continue;
+            };
             let cost = line.len() + candidate.len();
             if cost > budget {
                 break;
             }
             budget -= cost;
-            let Ok(candidate) = std::str::from_utf8(candidate) else {
-                continue;
-            };
             let Some((c, ours, theirs)) = miscount(line, candidate) else {
                 continue;
             };
