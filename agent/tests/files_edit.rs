@@ -1,7 +1,8 @@
 //! `POST /edit-files` through the router: the upstream `TestEditFiles`
-//! table (baseline matcher), permissions, symlinks, diffs, PathStore, and
-//! the fixes: empty search (R8), duplicate entries (R9), per-file
-//! serialisation of concurrent edits (R16; races in `docs/races.md`).
+//! table, permissions, symlinks, diffs, PathStore, and the fixes: empty
+//! search (R8), duplicate entries merged and aliases refused (R9), per-file
+//! serialisation of concurrent edits (R16; races in `docs/races.md`). The
+//! matcher's own upstream tables are in `upstream_edit.rs`.
 
 // Test helpers outside #[test] fns may unwrap too (clippy.toml covers only the fns).
 #![allow(clippy::unwrap_used)]
@@ -169,13 +170,12 @@ async fn edit_files() {
             .expect("file1", "edited1 1")
             .expect("file2", "edited2 2")
             .expect("file3", "edited3 3"),
-        // Baseline splice: the matched lines go with their endings and
-        // whitespace, so the file's trailing spaces do not survive (the
-        // refined matcher of upstream #24454, U5, would keep "replaced   ").
+        // The file's trailing whitespace on the first matched line
+        // survives: search and replace agree there (none on either).
         row("TrailingWhitespace")
             .file("trailing-ws", "foo   \nbar\t\t\nbaz")
             .edit("$/trailing-ws", vec![edit("foo\nbar\nbaz", "replaced")])
-            .expect("trailing-ws", "replaced"),
+            .expect("trailing-ws", "replaced   "),
         row("TabsVsSpaces")
             .file("tabs-vs-spaces", "\tif true {\n\t\tfoo()\n\t}")
             .edit(
@@ -220,11 +220,11 @@ async fn edit_files() {
             .file("ra-exact", "foo bar foo baz foo")
             .edit("$/ra-exact", vec![edit_all("foo", "qux")])
             .expect("ra-exact", "qux bar qux baz qux"),
-        // Baseline: every window is replaced whole by the replacement.
+        // Every window goes through the same splice as a single replace.
         row("ReplaceAllFuzzyTrailing")
             .file("ra-fuzzy-trail", "hello   \nworld\nhello   \nagain")
             .edit("$/ra-fuzzy-trail", vec![edit_all("hello\n", "bye\n")])
-            .expect("ra-fuzzy-trail", "bye\nworld\nbye\nagain"),
+            .expect("ra-fuzzy-trail", "bye   \nworld\nbye   \nagain"),
         row("ReplaceAllFuzzyIndent")
             .file(
                 "ra-fuzzy-indent",
@@ -336,7 +336,8 @@ async fn edit_files_multi_error_joins_messages_in_request_order() {
     )
     .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    let not_found = agent::files::fuzzy::MatchError::NotFound;
+    let not_found = agent::files::fuzzy::apply_edit(b"x", "missing", "y", false, usize::MAX)
+        .expect_err("not found");
     assert_eq!(
         reply.error_text(),
         format!("\"path\" is required\nedit {a}: {not_found}\nfile path must be absolute: \"rel\"")
@@ -560,58 +561,80 @@ async fn edit_whose_result_exceeds_the_maximum_is_413() {
     assert_eq!(fx.read("f"), content.as_bytes(), "file untouched");
 }
 
-/// R9: two entries for one file each read the original, and the later
-/// write silently dropped the earlier entry's edits.
+/// R9: entries naming one file by one cleaned path are merged, their
+/// edits applied in request order, one read and one write; the original
+/// read the file once per entry and the later write silently dropped the
+/// earlier entry's edits.
 #[tokio::test]
-async fn duplicate_entries_for_one_file_are_rejected() {
-    cov_mark::check!(edit_duplicate_path_rejected);
+async fn entries_naming_one_file_are_merged_in_request_order() {
+    cov_mark::check!(edit_duplicate_path_merged);
     let fx = Fixture::new();
     let path = fx.write("dup.txt", "alpha beta");
     let other = fx.write("other.txt", "gamma");
+    fx.write("sub/keep", "");
+    let dotted = fx.p("./dup.txt");
+    let back = fx.p("sub/../dup.txt");
     let reply = send(
         &fx,
         &request(vec![
             entry(&path, vec![edit("alpha", "ALPHA")]),
             entry(&other, vec![edit("gamma", "GAMMA")]),
-            entry(&path, vec![edit("beta", "BETA")]),
+            entry(&dotted, vec![edit("beta", "BETA")]),
+            // Sees the earlier entries' result: request order.
+            entry(&back, vec![edit("ALPHA BETA", "done")]),
         ]),
     )
     .await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        reply.error_text(),
-        format!(
-            "duplicate file path \"{path}\": combine edits into a single entry's \"edits\" list"
-        )
-    );
-    assert_eq!(fx.read("dup.txt"), b"alpha beta");
-    assert_eq!(fx.read("other.txt"), b"gamma", "nothing is written");
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(fx.read("dup.txt"), b"done");
+    assert_eq!(fx.read("other.txt"), b"GAMMA");
 }
 
 #[tokio::test]
+async fn a_merged_entry_that_fails_fails_the_whole_file() {
+    let fx = Fixture::new();
+    let path = fx.write("dup.txt", "alpha beta");
+    let reply = send(
+        &fx,
+        &request(vec![
+            entry(&path, vec![edit("alpha", "ALPHA")]),
+            entry(&fx.p("./dup.txt"), vec![edit("missing", "x")]),
+        ]),
+    )
+    .await;
+    reply.assert_error(StatusCode::BAD_REQUEST, "search string not found", "merged");
+    assert_eq!(fx.read("dup.txt"), b"alpha beta", "nothing is written");
+}
+
+/// Two paths that reach one file through a symlink are refused: merging
+/// would hide an aliasing the caller did not mean.
+#[tokio::test]
 async fn two_paths_aliasing_one_file_through_a_symlink_are_rejected() {
+    cov_mark::check!(edit_duplicate_path_rejected);
     let fx = Fixture::new();
     let real = fx.write("real.txt", "alpha beta");
+    let other = fx.write("other.txt", "gamma");
     let link = fx.symlink("link.txt", &real);
-    let dotted = fx.p("./real.txt");
-    for (first, second) in [(&real, &link), (&real, &dotted)] {
+    for (first, second) in [(&real, &link), (&link, &real)] {
         let reply = send(
             &fx,
             &request(vec![
                 entry(first, vec![edit("alpha", "ALPHA")]),
+                entry(&other, vec![edit("gamma", "GAMMA")]),
                 entry(second, vec![edit("beta", "BETA")]),
             ]),
         )
         .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{second}");
-        assert!(
-            reply
-                .error_text()
-                .starts_with(&format!("duplicate file path \"{second}\"")),
-            "{}",
-            reply.error_text()
+        assert_eq!(
+            reply.error_text(),
+            format!(
+                "duplicate file path \"{second}\" aliases \"{first}\" (same real file): combine \
+                 edits into a single entry's \"edits\" list"
+            )
         );
         assert_eq!(fx.read("real.txt"), b"alpha beta");
+        assert_eq!(fx.read("other.txt"), b"gamma", "nothing is written");
     }
 }
 

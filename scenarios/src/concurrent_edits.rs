@@ -14,6 +14,13 @@
 //!   whole file with the next version through write-file (dropping the
 //!   notes, legitimately).
 //!
+//! Half the edits are sent loosely typed, as a model would: the search with
+//! extra leading spaces and no newline, with trailing spaces, or with CRLF
+//! endings against the LF file ([`Shape`]). They go through the matcher's
+//! line passes, which must rewrite only the chat's own line and keep the
+//! file's shape (a glued or doubled line loses or corrupts another chat's
+//! count, which the reads catch).
+//!
 //! Every chat also reads files while the others edit. Invariant
 //! `acknowledged-edit-kept`: a read started after a change was acknowledged
 //! shows it (each counter at least its acknowledged value, the version at
@@ -76,13 +83,64 @@ fn journal_content(k: usize, version: u32) -> String {
     format!("# journal {k}\nversion={version}\nend\n")
 }
 
+/// How an edit's search and replacement are typed.
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    /// The file's line byte for byte (the exact pass).
+    Exact,
+    /// Two leading spaces and no newline (the indentation pass).
+    LeadingSpaces,
+    /// Trailing spaces on search and replacement (the trailing pass).
+    TrailingSpaces,
+    /// CRLF endings against the LF file (the trailing pass).
+    Crlf,
+}
+
+impl Shape {
+    fn pick(rng: &mut ChaCha8Rng) -> Self {
+        match rng.random_range(0..8) {
+            0..=3 => Shape::Exact,
+            4 | 5 => Shape::LeadingSpaces,
+            6 => Shape::TrailingSpaces,
+            _ => Shape::Crlf,
+        }
+    }
+
+    /// `line` (ending in `\n`) typed this way.
+    fn typed(self, line: &str) -> String {
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        match self {
+            Shape::Exact => line.to_string(),
+            Shape::LeadingSpaces => format!("  {body}"),
+            Shape::TrailingSpaces => format!("{body}  \n"),
+            Shape::Crlf => format!("{body}\r\n"),
+        }
+    }
+
+    /// Search and replacement of an edit turning `from` into `to`. Only
+    /// the CRLF shape types the replacement too (its endings become the
+    /// file's); the others mistype the search alone, as a model that
+    /// misjudged the indent or the trailing whitespace.
+    fn edit(self, from: &str, to: &str) -> FileEdit {
+        let replace = match self {
+            Shape::Crlf => to.split_inclusive('\n').map(|l| self.typed(l)).collect(),
+            _ => to.to_string(),
+        };
+        FileEdit {
+            search: self.typed(from),
+            replace,
+            replace_all: false,
+        }
+    }
+}
+
 /// One call of a chat's sequence.
 #[derive(Clone, Debug)]
 enum Op {
     /// Bump the chat's line in these counter files (one request).
-    Bump(Vec<usize>),
+    Bump(Vec<usize>, Shape),
     /// Insert a note into this journal.
-    Note(usize),
+    Note(usize, Shape),
     /// Rewrite this (owned) journal with its next version.
     Rewrite(usize),
     /// Read a counter file (`false`) or a journal (`true`).
@@ -117,13 +175,13 @@ fn plan(rng: &mut ChaCha8Rng) -> Plan {
                             files.push(rng.random_range(0..counters));
                         }
                         files.shuffle(rng);
-                        Op::Bump(files)
+                        Op::Bump(files, Shape::pick(rng))
                     }
-                    10..=13 => Op::Note(rng.random_range(0..journals)),
+                    10..=13 => Op::Note(rng.random_range(0..journals), Shape::pick(rng)),
                     14..=16 if !owned.is_empty() => {
                         Op::Rewrite(owned[rng.random_range(0..owned.len())])
                     }
-                    14..=16 => Op::Note(rng.random_range(0..journals)),
+                    14..=16 => Op::Note(rng.random_range(0..journals), Shape::pick(rng)),
                     _ => {
                         let journal = rng.random_bool(0.5);
                         let n = if journal { journals } else { counters };
@@ -320,8 +378,8 @@ impl Chat {
             self.trace
                 .record("client.call", format!("chat{}: {op:?}", self.me));
             let ok = match op {
-                Op::Bump(files) => self.bump(&files).await,
-                Op::Note(k) => self.note(k).await,
+                Op::Bump(files, shape) => self.bump(&files, shape).await,
+                Op::Note(k, shape) => self.note(k, shape).await,
                 Op::Rewrite(k) => self.rewrite(k).await,
                 Op::Read(journal, k) => self.read(journal, k, false).await,
             };
@@ -336,7 +394,7 @@ impl Chat {
         false
     }
 
-    async fn bump(&mut self, files: &[usize]) -> bool {
+    async fn bump(&mut self, files: &[usize], shape: Shape) -> bool {
         let me = self.me;
         let req = EditFilesRequest {
             files: files
@@ -345,11 +403,7 @@ impl Chat {
                     let n = self.counts.get(k).copied().unwrap_or(0);
                     FileEdits {
                         path: counters_path(*k),
-                        edits: vec![FileEdit {
-                            search: counter_line(me, n),
-                            replace: counter_line(me, n + 1),
-                            replace_all: false,
-                        }],
+                        edits: vec![shape.edit(&counter_line(me, n), &counter_line(me, n + 1))],
                     }
                 })
                 .collect(),
@@ -390,17 +444,13 @@ impl Chat {
         }
     }
 
-    async fn note(&mut self, k: usize) -> bool {
+    async fn note(&mut self, k: usize, shape: Shape) -> bool {
         self.notes += 1;
         let text = format!("note chat{}.{}", self.me, self.notes);
         let req = EditFilesRequest {
             files: vec![FileEdits {
                 path: journal_path(k),
-                edits: vec![FileEdit {
-                    search: "end\n".into(),
-                    replace: format!("{text}\nend\n"),
-                    replace_all: false,
-                }],
+                edits: vec![shape.edit("end\n", &format!("{text}\nend\n"))],
             }],
             include_diff: false,
         };
@@ -532,6 +582,40 @@ fn parse_version(content: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every shape of a bump, applied by the matcher to a counters file,
+    /// changes exactly the chat's own line.
+    #[test]
+    fn every_shape_bumps_only_its_own_line() {
+        let before = counters_content(0, &[3, 10, 1]);
+        for shape in [
+            Shape::Exact,
+            Shape::LeadingSpaces,
+            Shape::TrailingSpaces,
+            Shape::Crlf,
+        ] {
+            let edit = shape.edit(&counter_line(1, 10), &counter_line(1, 11));
+            let after = agent::files::fuzzy::apply_edits(before.as_bytes(), &[edit], usize::MAX)
+                .expect("applies");
+            assert_eq!(
+                String::from_utf8(after).expect("utf-8"),
+                counters_content(0, &[3, 11, 1]),
+                "{shape:?}"
+            );
+            let note = shape.edit("end\n", "note x\nend\n");
+            let after = agent::files::fuzzy::apply_edits(
+                journal_content(0, 2).as_bytes(),
+                &[note],
+                usize::MAX,
+            )
+            .expect("applies");
+            assert_eq!(
+                String::from_utf8(after).expect("utf-8"),
+                "# journal 0\nversion=2\nnote x\nend\n",
+                "{shape:?}"
+            );
+        }
+    }
 
     #[test]
     fn counter_and_journal_lines_parse_back() {

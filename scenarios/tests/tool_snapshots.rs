@@ -1013,7 +1013,7 @@ fn edit_files_empty_search_with_replace_all() {
 #[test]
 fn edit_files_duplicate_path() {
     // The baseline let each entry edit the original and the last write win
-    // (R9); the agent rejects the request and writes nothing.
+    // (R9); the agent merges entries for one path, in request order.
     let path = project("config.yaml");
     check(
         "edit_files_duplicate_path",
@@ -1022,6 +1022,104 @@ fn edit_files_duplicate_path() {
             edits(&path, &[("debug: false", "debug: true", false)]),
         ])
         .file(&path, CONFIG),
+    );
+}
+
+#[test]
+fn edit_files_extra_leading_spaces_keep_the_next_line() {
+    // The baseline wrote "ALPHAbeta\n": the window's newline went with it.
+    let path = project("notes.txt");
+    check(
+        "edit_files_extra_leading_spaces_keep_the_next_line",
+        edit(vec![edits(&path, &[("  alpha", "ALPHA", false)])]).file(&path, "alpha\nbeta\n"),
+    );
+}
+
+#[test]
+fn edit_files_crlf_file_stays_crlf() {
+    let path = project("win.txt");
+    check(
+        "edit_files_crlf_file_stays_crlf",
+        edit(vec![edits(
+            &path,
+            &[(
+                "line one\nline two\n",
+                "line one\nINSERTED\nline two\n",
+                false,
+            )],
+        )])
+        .file(&path, "line one\r\nline two\r\nline three\r\n"),
+    );
+}
+
+#[test]
+fn edit_files_inserted_lines_take_the_files_indent() {
+    let path = project("main.go");
+    check(
+        "edit_files_inserted_lines_take_the_files_indent",
+        edit(vec![edits(
+            &path,
+            &[(
+                "    x := getValue()",
+                "    x, err := getValue()\n    if err != nil {\n        log.Fatal(err)\n    }",
+                false,
+            )],
+        )])
+        .file(
+            &path,
+            "func main() {\n\tx := getValue()\n\tfmt.Println(x)\n}\n",
+        ),
+    );
+}
+
+#[test]
+fn edit_files_ending_change_needs_an_exact_search() {
+    // Search and replace disagree on endings: the caller wants them
+    // changed, so only a byte-exact search may apply.
+    let path = project("win.txt");
+    check(
+        "edit_files_ending_change_needs_an_exact_search",
+        edit(vec![edits(&path, &[("x\ny\n", "X\r\nY\r\n", false)])]).file(&path, "x\r\ny\r\nz\r\n"),
+    );
+}
+
+#[test]
+fn edit_files_hint_swapped_search_and_replace() {
+    let path = project("config.yaml");
+    check(
+        "edit_files_hint_swapped_search_and_replace",
+        edit(vec![edits(&path, &[("port: 9090", "port: 8080", false)])]).file(&path, CONFIG),
+    );
+}
+
+#[test]
+fn edit_files_hint_miscounted_character() {
+    let path = project("banner.txt");
+    let rule = |n: usize| format!("\u{250c}{}\u{2510}", "\u{2500}".repeat(n));
+    check(
+        "edit_files_hint_miscounted_character",
+        edit(vec![edits(&path, &[(&rule(32), "=", false)])])
+            .file(&path, format!("title\n{}\nbody\n", rule(37))),
+    );
+}
+
+#[test]
+fn edit_files_hint_closest_match() {
+    let path = project("main.go");
+    check(
+        "edit_files_hint_closest_match",
+        edit(vec![edits(
+            &path,
+            &[(
+                "func main() {\n\tx := getValue()\n\tfmt.Println(y)\n}",
+                "func main() {}",
+                false,
+            )],
+        )])
+        .file(
+            &path,
+            "package main\n\nfunc main() {\n\tx := getValue()\n\tfmt.Println(x)\n}\n",
+        ),
     );
 }
 

@@ -3,41 +3,137 @@
 //!
 //! Phase 1 validates every entry, resolves its symlinks, reads the file and
 //! applies its edits in memory; errors from all entries are collected (one
-//! message per entry, joined with `\n`, the highest status wins) and nothing
+//! message per entry, joined with `\n`, the most severe wins) and nothing
 //! is written unless every entry validates. Phase 2 writes each file
 //! atomically, keeping its mode; a failure there returns at once (files
 //! written before stay written: there is no cross-file transaction).
 //!
-//! Fixed here: two entries naming one file, directly or through a symlink, are
-//! rejected (race R9 in `docs/races.md`; the original let the later write
-//! silently drop the earlier entry's edits), and the files' locks are held from
-//! the read in phase 1 to the last write of phase 2, so concurrent requests
-//! cannot lose each other's updates.
+//! Entries naming one file by the same path once cleaned (`/d/a`, `/d/./a`,
+//! `/d/x/../a`) are merged: one read, their edits applied in request order,
+//! one write. Two entries that reach one file by different paths (a symlink
+//! and its target) are refused with an `aliases` message and nothing is
+//! written: merging them would hide an aliasing the caller did not mean.
+//! The original read the file once per entry and the later write silently
+//! dropped the earlier entry's edits (race R9 in `docs/races.md`). The
+//! files' locks are held from the read in phase 1 to the last write of
+//! phase 2, so concurrent requests cannot lose each other's updates.
+//!
+//! The work takes only what it needs ([`EditContext`]: the file system,
+//! the offload seam, the file locks, a writer, the limits) and fails with
+//! the domain [`EditError`]; `http::edit` turns that into the HTTP answer.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use http::StatusCode;
+use uuid::Uuid;
 
-use crate::Agent;
-use crate::http::chat::ChatContext;
-use crate::http::error::ApiError;
+use crate::git::PathStore;
+use crate::seams::offload;
 
 use super::fs::{Fs, refused_kind};
 use super::goerr::{PathError, lossy_per_byte, quote};
-use super::read::special_file;
-use super::resolve::resolve;
+use super::read::SpecialFile;
+use super::resolve::{clean, resolve};
 use super::wire::{EditFilesRequest, EditFilesResponse, FileEdit, FileEditResult};
-use super::write::{atomic_write, resolve_failed};
+use super::write::{WriteError, replace};
+use super::{ErrorClass, FileIo};
 
 /// The success message of the original API.
 pub const EDITED: &str = "Successfully edited file(s)";
 
-/// One entry that passed validation and resolution.
+/// How bad a failed edit is, least to most; the worst of a request's
+/// failures is the answer's. The file domain's shared classes.
+pub use super::ErrorClass as EditErrorKind;
+
+/// Why an edit-files request failed; the message is what the model reads.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct EditError {
+    pub kind: EditErrorKind,
+    pub message: String,
+}
+
+impl EditError {
+    fn invalid(message: impl Into<String>) -> Self {
+        EditError {
+            kind: EditErrorKind::Invalid,
+            message: message.into(),
+        }
+    }
+
+    fn of(kind: EditErrorKind, message: impl Into<String>) -> Self {
+        EditError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// A failed write keeps its class and message.
+impl From<WriteError> for EditError {
+    fn from(e: WriteError) -> Self {
+        EditError::of(e.class(), e.to_string())
+    }
+}
+
+/// A special file is the caller's mistake.
+impl From<SpecialFile> for EditError {
+    fn from(e: SpecialFile) -> Self {
+        EditError::invalid(e.to_string())
+    }
+}
+
+/// The request's limits, copied out of the config for the offloaded work.
+#[derive(Clone, Copy, Debug)]
+pub struct EditLimits {
+    /// The largest file that is read for editing.
+    pub max_read: u64,
+    /// The largest edited result.
+    pub max_result: u64,
+    /// The most bytes (before plus after) a diff is computed for.
+    pub max_diff_input: u64,
+}
+
+impl EditLimits {
+    /// The limits of an agent's configuration.
+    pub fn of(config: &crate::AgentConfig) -> Self {
+        EditLimits {
+            max_read: config.max_read_size,
+            max_result: config.max_edit_result,
+            max_diff_input: config.max_diff_input,
+        }
+    }
+}
+
+/// What an edit needs and nothing more: the file seams, locks and switches,
+/// the chats' path store (edited paths are recorded for their git watch),
+/// and the limits.
+#[derive(Clone, Copy)]
+pub struct EditContext<'a> {
+    pub io: FileIo<'a>,
+    pub paths: &'a PathStore,
+    pub limits: EditLimits,
+}
+
+impl EditContext<'_> {
+    async fn blocking<T, F>(&self, work: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        offload(self.io.offload.as_ref(), work).await
+    }
+}
+
+/// One file to edit: the first entry that named it, and every entry's
+/// edits in request order.
 struct Target {
     index: usize,
+    /// The path as first given, cleaned: how a later entry is told to be
+    /// the same name rather than an alias.
+    cleaned: PathBuf,
     resolved: PathBuf,
     edits: Vec<FileEdit>,
 }
@@ -51,52 +147,34 @@ struct Pending {
     edited: Bytes,
 }
 
-/// A failed entry: its position in the request, status and message.
+/// A failed entry: its position in the request and its error.
 struct Failure {
     index: usize,
-    status: StatusCode,
-    message: String,
-    /// A second entry for an already named file.
-    duplicate: bool,
+    error: EditError,
 }
 
-impl Failure {
-    fn new(index: usize, e: ApiError) -> Self {
-        Failure {
-            index,
-            status: e.status,
-            message: e.body.message,
-            duplicate: false,
-        }
-    }
-}
-
-/// The request's limits, copied out of the config for the offloaded work.
-#[derive(Clone, Copy)]
-struct Limits {
-    max_read: u64,
-    max_result: u64,
-    max_diff_input: u64,
+/// What resolving the entries found, besides the targets.
+#[derive(Default)]
+struct Resolved {
+    targets: Vec<Target>,
+    failures: Vec<Failure>,
+    merged: bool,
+    aliased: bool,
 }
 
 /// Applies the request; see the module docs. The file-system work and the
 /// matcher run through the offload seam, in three jobs: resolve, read and
-/// edit (under the locks), then each write.
+/// edit (under the locks), then each write. `chats` are the requesting
+/// chat and its ancestors, whose git watch learns the edited paths.
 pub async fn edit_files(
-    agent: &Agent,
-    chat: &ChatContext,
+    cx: &EditContext<'_>,
+    chats: &[Uuid],
     req: &EditFilesRequest,
-) -> Result<EditFilesResponse, ApiError> {
+) -> Result<EditFilesResponse, EditError> {
     if req.files.is_empty() {
-        return Err(ApiError::bad_request("must specify at least one file"));
+        return Err(EditError::invalid("must specify at least one file"));
     }
-    let config = agent.config();
-    let limits = Limits {
-        max_read: config.max_read_size,
-        max_result: config.max_edit_result,
-        max_diff_input: config.max_diff_input,
-    };
-    let fs = agent.seams().fs.clone();
+    let limits = cx.limits;
 
     // Phase 1a: validate and resolve, without reading.
     let entries: Vec<(String, Vec<FileEdit>)> = req
@@ -104,56 +182,65 @@ pub async fn edit_files(
         .iter()
         .map(|f| (f.path.clone(), f.edits.clone()))
         .collect();
-    let (targets, mut failures) = {
-        let fs = fs.clone();
-        agent
-            .blocking(move || resolve_entries(fs.as_ref(), entries))
+    let Resolved {
+        targets,
+        mut failures,
+        merged,
+        aliased,
+    } = {
+        let fs = cx.io.fs.clone();
+        cx.blocking(move || resolve_entries(fs.as_ref(), entries))
             .await
     };
     // Marked here, not in the offloaded job: coverage marks are per thread.
-    if failures.iter().any(|f| f.duplicate) {
+    if aliased {
         cov_mark::hit!(edit_duplicate_path_rejected);
+    }
+    if merged {
+        cov_mark::hit!(edit_duplicate_path_merged);
     }
 
     // Phase 1b: under the files' locks, read and edit in memory.
     let paths: BTreeSet<PathBuf> = targets.iter().map(|t| t.resolved.clone()).collect();
-    let guards = super::lock_paths(agent, &paths).await;
+    let guards = cx.io.locks.lock_all(&paths, cx.io.bugs).await;
     let (pending, prepare_failures) = {
-        let fs = fs.clone();
-        agent
-            .blocking(move || {
-                let mut pending = Vec::new();
-                let mut failures = Vec::new();
-                for target in &targets {
-                    match prepare(fs.as_ref(), target, limits) {
-                        Ok(p) => pending.push(p),
-                        Err(e) => failures.push(Failure::new(target.index, e)),
-                    }
+        let fs = cx.io.fs.clone();
+        cx.blocking(move || {
+            let mut pending = Vec::new();
+            let mut failures = Vec::new();
+            for target in &targets {
+                match prepare(fs.as_ref(), target, limits) {
+                    Ok(p) => pending.push(p),
+                    Err(error) => failures.push(Failure {
+                        index: target.index,
+                        error,
+                    }),
                 }
-                (pending, failures)
-            })
-            .await
+            }
+            (pending, failures)
+        })
+        .await
     };
     failures.extend(prepare_failures);
     if !failures.is_empty() {
         failures.sort_by_key(|f| f.index);
-        let status = failures
+        let kind = failures
             .iter()
-            .map(|f| f.status)
+            .map(|f| f.error.kind)
             .max()
-            .unwrap_or(StatusCode::BAD_REQUEST);
+            .unwrap_or(EditErrorKind::Invalid);
         let message = failures
             .iter()
-            .map(|f| f.message.as_str())
+            .map(|f| f.error.message.as_str())
             .collect::<Vec<_>>()
             .join("\n");
-        return Err(ApiError::new(status, message));
+        return Err(EditError { kind, message });
     }
 
     // Phase 2: write.
     crate::yield_point!("files.edit.between_read_and_write");
     for p in &pending {
-        atomic_write(agent, &p.resolved, Some(p.mode), p.edited.clone()).await?;
+        replace(&cx.io, &p.resolved, Some(p.mode), p.edited.clone()).await?;
     }
     drop(guards);
     crate::sim::event("files.edit", || {
@@ -165,10 +252,7 @@ pub async fn edit_files(
     });
 
     let requested: Vec<String> = req.files.iter().map(|f| f.path.clone()).collect();
-    agent
-        .paths()
-        .add_paths(&chat.chat_and_ancestors(), &requested)
-        .await;
+    cx.paths.add_paths(chats, &requested).await;
 
     let files = if req.include_diff {
         let names: Vec<String> = pending
@@ -176,8 +260,7 @@ pub async fn edit_files(
             .map(|p| req.files[p.index].path.clone())
             .collect();
         Some(
-            agent
-                .blocking(move || diffs(&names, &pending, limits.max_diff_input))
+            cx.blocking(move || diffs(&names, &pending, limits.max_diff_input))
                 .await,
         )
     } else {
@@ -189,94 +272,105 @@ pub async fn edit_files(
     })
 }
 
-/// Validates every entry and resolves its symlinks; returns the targets and
-/// the entries that failed.
-fn resolve_entries(
-    fs: &dyn Fs,
-    entries: Vec<(String, Vec<FileEdit>)>,
-) -> (Vec<Target>, Vec<Failure>) {
-    let mut targets: Vec<Target> = Vec::new();
-    let mut failures: Vec<Failure> = Vec::new();
+/// Validates every entry and resolves its symlinks; entries for one file
+/// by one cleaned name merge into the first, an alias by another name
+/// fails.
+fn resolve_entries(fs: &dyn Fs, entries: Vec<(String, Vec<FileEdit>)>) -> Resolved {
+    let mut out = Resolved::default();
+    // Resolved path -> its target's position in `out.targets`.
     let mut seen: BTreeMap<PathBuf, usize> = BTreeMap::new();
-    let bad = |index: usize, message: String| Failure {
-        index,
-        status: StatusCode::BAD_REQUEST,
-        message,
-        duplicate: false,
-    };
+    let mut first_names: Vec<String> = Vec::new();
     for (index, (path, edits)) in entries.into_iter().enumerate() {
+        let mut fail = |error: EditError| out.failures.push(Failure { index, error });
         if path.is_empty() {
-            failures.push(bad(index, "\"path\" is required".into()));
+            fail(EditError::invalid("\"path\" is required"));
             continue;
         }
         if path.contains('\0') {
-            failures.push(bad(
-                index,
-                format!("file path must not contain NUL bytes: {}", quote(&path)),
-            ));
+            fail(EditError::invalid(format!(
+                "file path must not contain NUL bytes: {}",
+                quote(&path)
+            )));
             continue;
         }
         if !Path::new(&path).is_absolute() {
-            let msg = format!("file path must be absolute: {}", quote(&path));
-            failures.push(bad(index, msg));
+            fail(EditError::invalid(format!(
+                "file path must be absolute: {}",
+                quote(&path)
+            )));
             continue;
         }
         if edits.is_empty() {
-            failures.push(bad(index, "must specify at least one edit".into()));
+            fail(EditError::invalid("must specify at least one edit"));
             continue;
         }
         let resolved = match resolve(fs, Path::new(&path)) {
             Ok(r) => r,
             Err(e) => {
-                failures.push(Failure::new(index, resolve_failed(&path, e)));
+                fail(
+                    WriteError::Resolve {
+                        path: path.clone(),
+                        source: e,
+                    }
+                    .into(),
+                );
                 continue;
             }
         };
-        if seen.insert(resolved.clone(), index).is_some() {
-            let msg = format!(
-                "duplicate file path {}: combine edits into a single entry's \"edits\" list",
-                quote(&path)
-            );
-            failures.push(Failure {
-                duplicate: true,
-                ..bad(index, msg)
-            });
+        let cleaned = clean(Path::new(&path));
+        if let Some(&at) = seen.get(&resolved) {
+            let target = &mut out.targets[at];
+            if target.cleaned == cleaned {
+                target.edits.extend(edits);
+                out.merged = true;
+            } else {
+                out.aliased = true;
+                fail(EditError::invalid(format!(
+                    "duplicate file path {} aliases {} (same real file): combine edits into a \
+                     single entry's \"edits\" list",
+                    quote(&path),
+                    quote(&first_names[at])
+                )));
+            }
             continue;
         }
-        targets.push(Target {
+        seen.insert(resolved.clone(), out.targets.len());
+        first_names.push(path);
+        out.targets.push(Target {
             index,
+            cleaned,
             resolved,
             edits,
         });
     }
-    (targets, failures)
+    out
 }
 
 /// Reads one target (a regular file of at most `max_read` bytes, counted
 /// as read) and applies its edits; a result over `max_result` bytes is 413,
 /// found before the result is allocated.
-fn prepare(fs: &dyn Fs, target: &Target, limits: Limits) -> Result<Pending, ApiError> {
+fn prepare(fs: &dyn Fs, target: &Target, limits: EditLimits) -> Result<Pending, EditError> {
     let path = &target.resolved;
     let opened = |e: io::Error| {
         if let Some(kind) = refused_kind(&e) {
-            return special_file(path, kind);
+            return SpecialFile::new(path, kind).into();
         }
         let e = PathError::new("open", path, e);
-        ApiError::new(e.open_status(), e.to_string())
+        EditError::of(ErrorClass::of_io(e.kind()), e.to_string())
     };
     let meta = fs.metadata(path).map_err(opened)?;
     if meta.is_dir() {
-        return Err(ApiError::bad_request(format!(
+        return Err(EditError::invalid(format!(
             "open {}: not a file",
             path.display()
         )));
     }
     if meta.kind.is_special() {
-        return Err(special_file(path, meta.kind));
+        return Err(SpecialFile::new(path, meta.kind).into());
     }
     let too_large = |size: String| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+        EditError::of(
+            EditErrorKind::TooLarge,
             format!(
                 "edit {}: the file is {size} bytes, more than the maximum of {} bytes that can \
                  be edited",
@@ -293,18 +387,21 @@ fn prepare(fs: &dyn Fs, target: &Target, limits: Limits) -> Result<Pending, ApiE
         .map_err(|e| match e.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => opened(e),
             _ if refused_kind(&e).is_some() => opened(e),
-            _ => ApiError::internal(PathError::new("read", path, e).to_string()),
+            _ => EditError::of(
+                EditErrorKind::Internal,
+                PathError::new("read", path, e).to_string(),
+            ),
         })?;
     if original.len() as u64 > limits.max_read {
         return Err(too_large(format!("more than {}", limits.max_read)));
     }
     let max_result = usize::try_from(limits.max_result).unwrap_or(usize::MAX);
     let edited = super::fuzzy::apply_edits(&original, &target.edits, max_result).map_err(|e| {
-        let status = match e {
-            super::fuzzy::MatchError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            _ => StatusCode::BAD_REQUEST,
+        let kind = match e {
+            super::fuzzy::MatchError::TooLarge { .. } => EditErrorKind::TooLarge,
+            _ => EditErrorKind::Invalid,
         };
-        ApiError::new(status, format!("edit {}: {e}", path.display()))
+        EditError::of(kind, format!("edit {}: {e}", path.display()))
     })?;
     Ok(Pending {
         index: target.index,

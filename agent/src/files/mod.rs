@@ -11,18 +11,16 @@
 //! (query validation, symlink resolution, Go-shaped error texts).
 //!
 //! Fixed here where the original was broken: an empty search is rejected (race
-//! R8 in `docs/races.md`); two entries for one file, directly or through a
-//! symlink, are rejected (R9); edits and writes of one file are serialised
+//! R8 in `docs/races.md`); entries for one file by one path are merged, and
+//! by two paths (a symlink) rejected (R9); edits and writes of one file are serialised
 //! ([`FileLocks`], switch [`crate::Bug::UnserialisedEdits`]); every write is a
 //! temp file plus rename, so a failed write leaves the original byte-identical.
 
 pub mod edit;
-mod edit_compat;
 pub mod fs;
 pub mod fuzzy;
 pub mod goerr;
 pub mod lines;
-pub mod query;
 pub mod read;
 pub mod resolve;
 pub use agent_wire::files as wire;
@@ -38,7 +36,35 @@ use tokio::sync::OwnedMutexGuard;
 use crate::seams::{IdSource, Offload};
 use crate::{Bug, BugSet};
 
-pub(crate) use edit_compat::lock_paths;
+/// How a failed file operation is classed, least to most severe: the
+/// caller's mistake, denied, missing, over a cap, or the file system
+/// failing. The HTTP layer gives each class its status; edit-files answers
+/// the most severe class among its entries' failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorClass {
+    /// The request or an edit cannot apply (bad path, search not found,
+    /// ambiguous, duplicate alias, not a regular file).
+    Invalid,
+    Forbidden,
+    NotFound,
+    /// The file, the body or the edited result is over its cap.
+    TooLarge,
+    /// The file system failed.
+    Internal,
+}
+
+impl ErrorClass {
+    /// The class of a failed open or read: missing, denied, a path
+    /// component that is a file (the caller's mistake), else internal.
+    pub fn of_io(kind: std::io::ErrorKind) -> Self {
+        match kind {
+            std::io::ErrorKind::NotFound => ErrorClass::NotFound,
+            std::io::ErrorKind::PermissionDenied => ErrorClass::Forbidden,
+            std::io::ErrorKind::NotADirectory => ErrorClass::Invalid,
+            _ => ErrorClass::Internal,
+        }
+    }
+}
 
 /// What the file operations reach: the filesystem, the id source (temp file
 /// names), the offload seam, the per-file locks and the bug switches.

@@ -12,13 +12,11 @@ use bytes::Bytes;
 
 use crate::seams::{IdSource, offload};
 
-use super::FileIo;
+use super::{ErrorClass, FileIo};
 use super::fs::Fs;
 use super::goerr::{PathError, quote, reason};
 use super::read::SpecialFile;
 use super::resolve::{ResolveError, resolve};
-
-pub(crate) use super::edit_compat::{atomic_write, resolve_failed};
 
 /// How many fresh temp names to try when one is taken.
 const TEMP_ATTEMPTS: usize = 4;
@@ -57,6 +55,32 @@ pub enum WriteError {
         #[source]
         source: io::Error,
     },
+}
+
+impl WriteError {
+    /// The caller's mistakes (a relative path, a directory or special file
+    /// in the way, a file where a parent directory should be) are invalid,
+    /// a denied directory or file forbidden, a body over the limit too
+    /// large, the rest internal.
+    pub fn class(&self) -> ErrorClass {
+        let denied_or = |kind: io::ErrorKind| match kind {
+            io::ErrorKind::PermissionDenied => ErrorClass::Forbidden,
+            _ => ErrorClass::Internal,
+        };
+        match self {
+            WriteError::NotAbsolute(_) | WriteError::IsADirectory(_) | WriteError::Special(_) => {
+                ErrorClass::Invalid
+            }
+            WriteError::Resolve { .. } | WriteError::BodyRead { .. } => ErrorClass::Internal,
+            WriteError::Mkdir(mkdir) => match mkdir.kind() {
+                io::ErrorKind::NotADirectory => ErrorClass::Invalid,
+                kind => denied_or(kind),
+            },
+            WriteError::BodyTooLarge(_) => ErrorClass::TooLarge,
+            WriteError::TempDenied(_) => ErrorClass::Forbidden,
+            WriteError::Write { source, .. } => denied_or(source.kind()),
+        }
+    }
 }
 
 /// Validates `path` (absolute) and resolves its symlinks: the target is

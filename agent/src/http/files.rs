@@ -3,27 +3,26 @@
 //! the logic lives in [`crate::files`].
 
 use std::io;
-use std::path::Path;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
 use super::body::{JsonBody, decode_json};
 use super::chat::ChatContext;
+use super::edit::class_status;
 use super::error::{ApiError, json};
+use super::query::QueryParams;
 use crate::Agent;
-use crate::files::fs::FileKind;
-use crate::files::query::QueryParams;
+use crate::files::ErrorClass;
+use crate::files::edit::{self, EditContext, EditLimits};
 use crate::files::read::{ReadError, SpecialFile};
-use crate::files::resolve::ResolveError;
 use crate::files::wire::{EditFilesRequest, ReadFileLinesLimits};
-use crate::files::write::{BodyError, WriteError, replace};
+use crate::files::write::{BodyError, WriteError};
 use crate::seams::offload;
 
 /// The file routes, to be nested under `/api/v0`.
@@ -155,9 +154,14 @@ async fn edit_files(State(agent): State<Agent>, chat: ChatContext, body: JsonBod
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    match crate::files::edit::edit_files(&agent, &chat, &req).await {
+    let cx = EditContext {
+        io: agent.file_io(),
+        paths: agent.paths(),
+        limits: EditLimits::of(agent.config()),
+    };
+    match edit::edit_files(&cx, &chat.chat_and_ancestors(), &req).await {
         Ok(resp) => json(resp),
-        Err(e) => e.into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -165,12 +169,7 @@ async fn edit_files(State(agent): State<Agent>, chat: ChatContext, body: JsonBod
 /// 403 denied, 400 when a path component is a file (the caller's mistake; Go
 /// answered 500, as write-file already answers 400 for it), else 500.
 pub fn open_status(kind: io::ErrorKind) -> StatusCode {
-    match kind {
-        io::ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
-        io::ErrorKind::NotADirectory => StatusCode::BAD_REQUEST,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    class_status(ErrorClass::of_io(kind))
 }
 
 /// A special file is the caller's mistake: 400.
@@ -225,30 +224,6 @@ impl From<WriteError> for ApiError {
     }
 }
 
-/// [`SpecialFile`] as its envelope, for `files::edit` until it has its own
-/// error type (as the three below).
-pub(crate) fn special_file(path: &Path, kind: FileKind) -> ApiError {
-    SpecialFile::new(path, kind).into()
-}
-
-/// A failed symlink resolution of `path` as its envelope.
-pub(crate) fn resolve_failed(path: &str, source: ResolveError) -> ApiError {
-    WriteError::Resolve {
-        path: path.to_string(),
-        source,
-    }
-    .into()
-}
-
-/// [`replace`] on the agent's file seams, with the envelope as its error.
-pub(crate) async fn atomic_write(
-    agent: &Agent,
-    path: &Path,
-    mode: Option<u32>,
-    data: Bytes,
-) -> Result<(), ApiError> {
-    Ok(replace(&agent.file_io(), path, mode, data).await?)
-}
 
 #[cfg(test)]
 mod tests {

@@ -6,11 +6,13 @@
 pub mod body;
 pub mod chat;
 pub mod deadline;
+mod edit;
 pub mod error;
 pub mod files;
 pub mod git;
 pub mod guard;
 pub mod process;
+pub mod query;
 pub mod read_deadline;
 pub mod server;
 

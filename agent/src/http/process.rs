@@ -118,8 +118,9 @@ async fn list(State(agent): State<Agent>, chat: ChatContext) -> Response {
     })
 }
 
-/// Whether the query asks to block: only the exact first value
-/// `wait=true` counts (Go's `Query().Get("wait") == "true"`).
+/// Whether the query asks to block: the first `wait` value, in any of Go's
+/// `strconv.ParseBool` true spellings (`1`, `t`, `T`, `TRUE`, `true`,
+/// `True`); anything else does not block.
 fn wants_wait(query: Option<&str>) -> bool {
     let Some(query) = query else {
         return false;
@@ -127,7 +128,7 @@ fn wants_wait(query: Option<&str>) -> bool {
     serde_urlencoded::from_str::<Vec<(String, String)>>(query)
         .ok()
         .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "wait"))
-        .is_some_and(|(_, v)| v == "true")
+        .is_some_and(|(_, v)| super::query::parse_bool(&v) == Some(true))
 }
 
 /// `GET /{id}/output[?wait=true]`. A blocking read first moves the
@@ -199,13 +200,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_exact_first_wait_value_true_blocks() {
+    fn the_first_wait_value_blocks_when_it_is_a_true_spelling() {
         for (query, blocks) in [
             (None, false),
             (Some("wait=true"), true),
             (Some("x=1&wait=true"), true),
-            (Some("wait=1"), false),
-            (Some("wait=TRUE"), false),
+            (Some("wait=1"), true),
+            (Some("wait=TRUE"), true),
+            (Some("wait=t"), true),
+            (Some("wait=yes"), false),
             (Some("wait="), false),
             (Some("wait=false&wait=true"), false),
             (Some("%zz=&wait=true"), true),

@@ -4,30 +4,45 @@
 //! 1. Exact substring. With `replace_all` every non-overlapping occurrence
 //!    (left to right) is replaced; otherwise more than one occurrence is an
 //!    ambiguity error.
-//! 2. Line windows, lines compared after stripping trailing `' '`, `'\t'`,
-//!    `'\r'`, `'\n'`.
-//! 3. Line windows, lines compared after stripping all leading and trailing
-//!    Unicode whitespace.
+//! 2. Line windows, lines compared without their ending (`\n` or `\r\n`)
+//!    and trailing spaces and tabs.
+//! 3. Line windows, lines compared without leading and trailing Unicode
+//!    whitespace.
 //!
-//! Lines keep their `\n` (content `"a\nb\n"` has the lines `"a\n"`, `"b\n"`
-//! and a final empty one); a search ending in `\n` drops its final empty
-//! line. A window is spliced out whole, line endings included, and `replace`
-//! goes in verbatim, so a `replace` without a final `\n` glues the next line
-//! onto it (the baseline fold). With `replace_all` every non-overlapping
-//! window (greedy, left to right) is replaced; the original once replaced
-//! only the first and still said ok.
+//! Lines keep their ending (content `"a\nb\n"` has the lines `"a\n"`,
+//! `"b\n"` and a final empty one); a search or replace ending in `\n` drops
+//! its final empty line. Endings never stop two lines from pairing: `\n` and
+//! `\r\n` are interchangeable and a missing ending (the last line of a file
+//! or of a search) pairs with anything.
+//!
+//! A line-pass window is rebuilt line by line by [`splice`], so the file's
+//! shape survives a loosely typed search: where search and replace agree on
+//! a line's indent, trailing whitespace or ending, the file's own bytes are
+//! kept (a CRLF file stays CRLF, tabs stay tabs); where they disagree the
+//! caller meant the change and the replacement's bytes win. Inserted lines
+//! take the file's indent at their nesting level. A replacement without a
+//! final newline never glues the next line onto itself, and the file's
+//! final-newline state is kept.
+//!
+//! Line endings: when the replacement's lines share one ending it is
+//! rewritten to the file's dominant one, in every pass. When search and
+//! replacement each share an ending and the two differ, the caller asked
+//! to change endings: only an exact match may apply then, anything else is
+//! not found, so `\n`/`\r\n` interchange cannot bridge a search that is not
+//! in the file.
 //!
 //! Every pass runs in time linear in the file plus the search: the exact
 //! pass with `memmem` (worst-case linear), the line passes through
 //! [`window::window_starts`], so a near miss cannot pin a CPU for seconds.
+//! A miss is explained by [`hints`] within the same bound.
 //!
-//! The edited size is computed from the spans before anything is built and
-//! refused beyond `max_result`: a `replace_all` of a one-byte search by a
-//! large replacement would otherwise try to allocate their product.
+//! The edited size is computed before anything is built and refused beyond
+//! `max_result`: a `replace_all` of a one-byte search by a large replacement
+//! would otherwise try to allocate their product.
 //!
-//! Fixed here: an empty search is rejected. The original treated it as a
-//! substring everywhere, so `replace_all` wrote the replacement between every
-//! character of the file.
+//! Fixed here: an empty search is rejected (R8). The original treated it as
+//! a substring everywhere, so `replace_all` wrote the replacement between
+//! every character of the file.
 //!
 //! Content is bytes (files need not be UTF-8); search and replace are text.
 
@@ -35,11 +50,21 @@ use memchr::memmem;
 
 use super::wire::FileEdit;
 
+pub mod hints;
 #[cfg(test)]
 mod reference;
+pub mod splice;
 #[cfg(test)]
 mod tests;
 pub mod window;
+
+/// The base sentence of a miss; hints follow it.
+const NOT_FOUND: &str = "search string not found in file. Verify the search string matches the \
+                         file content exactly, including whitespace and indentation";
+/// The base sentence of a miss when the caller asked to change endings.
+const NOT_FOUND_ENDINGS: &str = "search string not found in file. Verify the search string \
+                                 matches the file content exactly, including whitespace, \
+                                 indentation, and line endings";
 
 /// Why an edit does not apply. The texts are what the LLM reads.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -51,11 +76,13 @@ pub enum MatchError {
          context to make the match unique, or set replace_all to true"
     )]
     Ambiguous(usize),
-    #[error(
-        "search string not found in file. Verify the search string matches the file content \
-         exactly, including whitespace and indentation"
-    )]
-    NotFound,
+    /// No pass matched; `hints` is empty or starts with `". "`.
+    #[error("{NOT_FOUND}{hints}")]
+    NotFound { hints: String },
+    /// Search and replacement disagree on line endings (the caller wants
+    /// them changed) and the search is not in the file byte for byte.
+    #[error("{NOT_FOUND_ENDINGS}{hints}")]
+    EndingsNotFound { hints: String },
     /// The match is fine but its result would exceed the cap; `size`
     /// saturates at `u64::MAX`.
     #[error("the edited file would be {size} bytes, more than the maximum of {max} bytes")]
@@ -67,7 +94,7 @@ pub enum MatchError {
 pub enum Pass {
     /// Byte-exact substring.
     Exact,
-    /// Line windows ignoring trailing whitespace.
+    /// Line windows ignoring endings and trailing whitespace.
     TrailingWhitespace,
     /// Line windows ignoring leading and trailing whitespace.
     Indentation,
@@ -104,6 +131,39 @@ pub fn apply_edits(
     Ok(current)
 }
 
+/// What an edit's search and replacement say about line endings, worked
+/// out once before any pass.
+pub struct Endings {
+    /// The ending every replaced line is given (the file's dominant one),
+    /// when the replacement's lines share one.
+    pub forced: Option<&'static [u8]>,
+    /// Search and replacement each share an ending and they differ.
+    pub caller_intent: bool,
+    /// The replacement pass 1 inserts.
+    pub exact_replace: Vec<u8>,
+}
+
+impl Endings {
+    pub fn new(content: &[u8], search_lines: &[&[u8]], replace: &[u8]) -> Self {
+        let replace_lines = lines_of(replace);
+        let search_shared = shared_ending(search_lines);
+        let replace_shared = shared_ending(&replace_lines);
+        let forced = replace_shared.map(|_| dominant_ending(content));
+        let caller_intent = matches!((search_shared, replace_shared), (Some(s), Some(r)) if s != r);
+        let exact_replace = match forced {
+            Some(f) if !caller_intent && replace_shared != Some(f) => {
+                rewrite_inner_endings(&replace_lines, f)
+            }
+            _ => replace.to_vec(),
+        };
+        Endings {
+            forced,
+            caller_intent,
+            exact_replace,
+        }
+    }
+}
+
 /// Applies one search/replace to `content` through the cascade; a result
 /// longer than `max_result` bytes is [`MatchError::TooLarge`], found before
 /// it is allocated.
@@ -117,29 +177,37 @@ pub fn apply_edit(
     if search.is_empty() {
         return Err(MatchError::EmptySearch);
     }
-    let replace = replace.as_bytes();
-    if let Some(applied) = exact(content, search.as_bytes(), replace, replace_all, max_result)? {
+    let search_lines = lines_of(search.as_bytes());
+    let endings = Endings::new(content, &search_lines, replace.as_bytes());
+    if let Some(applied) = exact(
+        content,
+        search.as_bytes(),
+        &endings.exact_replace,
+        replace_all,
+        max_result,
+    )? {
         return Ok(applied);
     }
-
-    let mut search_lines = split_lines(search.as_bytes());
-    if search_lines.last().is_some_and(|l| l.is_empty()) {
-        search_lines.pop();
+    if endings.caller_intent {
+        return Err(MatchError::EndingsNotFound {
+            hints: hints::explain(content, search, replace),
+        });
     }
+
     // Where content line `i` starts, one more entry for the end: the pieces
     // of `split_lines`, at 8 bytes a line rather than a slice per line.
     let line_starts: Vec<usize> = std::iter::once(0)
         .chain(memchr::memchr_iter(b'\n', content).map(|nl| nl + 1))
         .chain(std::iter::once(content.len()))
         .collect();
+    let piece = |i: usize| &content[line_starts[i]..line_starts[i + 1]];
+    let pieces = line_starts.len() - 1;
+    let template = splice::Template::new(&search_lines, replace.as_bytes(), endings.forced);
     for (pass, key) in [
-        (
-            Pass::TrailingWhitespace,
-            trim_trailing as fn(&[u8]) -> &[u8],
-        ),
+        (Pass::TrailingWhitespace, trailing_key as fn(&[u8]) -> &[u8]),
         (Pass::Indentation, trim_unicode),
     ] {
-        let haystack = line_starts.windows(2).map(|w| key(&content[w[0]..w[1]]));
+        let haystack = (0..pieces).map(|i| key(piece(i)));
         let needle: Vec<&[u8]> = search_lines.iter().map(|l| key(l)).collect();
         // All windows are kept even for a single replace: the ambiguity
         // message reports the full count.
@@ -150,20 +218,66 @@ pub fn apply_edit(
         if !replace_all && starts.len() > 1 {
             return Err(MatchError::Ambiguous(starts.len()));
         }
-        let spans = || {
-            starts
-                .iter()
-                .map(|&start| (line_starts[start], line_starts[start + needle.len()]))
-        };
-        let removed = spans().map(|(start, end)| (end - start) as u64).sum();
-        let capacity = checked_size(content.len(), starts.len(), removed, replace, max_result)?;
+        let m = needle.len();
+        let windows = starts.iter().map(|&start| {
+            let matched: Vec<&[u8]> = (start..start + m).map(piece).collect();
+            splice::Window {
+                span: (line_starts[start], line_starts[start + m]),
+                at_unterminated_end: at_unterminated_end(&matched, start + m, pieces, piece),
+                matched,
+            }
+        });
+        let mut size = 0u64;
+        build(content, windows.clone(), &template, &mut size);
+        if size > max_result as u64 {
+            return Err(MatchError::TooLarge {
+                size,
+                max: max_result as u64,
+            });
+        }
+        let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        build(content, windows, &template, &mut out);
         return Ok(Applied {
-            content: splice(content, spans(), replace, capacity),
+            content: out,
             pass,
             replacements: starts.len(),
         });
     }
-    Err(MatchError::NotFound)
+    Err(MatchError::NotFound {
+        hints: hints::explain(content, search, replace),
+    })
+}
+
+/// Writes `content` with each window rebuilt from `template` into `out`
+/// (a byte count or the bytes themselves).
+pub fn build<'c>(
+    content: &[u8],
+    windows: impl Iterator<Item = splice::Window<'c>>,
+    template: &splice::Template<'_>,
+    out: &mut impl splice::Out,
+) {
+    let mut at = 0;
+    for w in windows {
+        out.put(&content[at..w.span.0]);
+        template.emit(&w.matched, w.at_unterminated_end, out);
+        at = w.span.1;
+    }
+    out.put(&content[at..]);
+}
+
+/// Whether a window ending before piece `end` ends the file on a line with
+/// no newline: nothing but empty pieces follow, and its last line has no
+/// ending.
+pub fn at_unterminated_end<'c>(
+    matched: &[&[u8]],
+    end: usize,
+    pieces: usize,
+    piece: impl Fn(usize) -> &'c [u8],
+) -> bool {
+    if matched.is_empty() || (end..pieces).any(|i| !piece(i).is_empty()) {
+        return false;
+    }
+    matched.last().is_some_and(|l| split_ending(l).1.is_empty())
 }
 
 /// Pass 1: `None` when `search` does not occur at all. The hits are counted
@@ -187,7 +301,7 @@ fn exact(
     let capacity = checked_size(content.len(), hits, removed, replace, max_result)?;
     let spans = finder.find_iter(content).map(|at| (at, at + search.len()));
     Ok(Some(Applied {
-        content: splice(content, spans, replace, capacity),
+        content: splice_verbatim(content, spans, replace, capacity),
         pass: Pass::Exact,
         replacements: hits,
     }))
@@ -224,7 +338,7 @@ fn checked_size(
 
 /// Replaces each of the ascending, disjoint byte `spans` by `replace`;
 /// `capacity` is the result's exact size.
-fn splice(
+fn splice_verbatim(
     content: &[u8],
     spans: impl Iterator<Item = (usize, usize)>,
     replace: &[u8],
@@ -255,17 +369,94 @@ pub fn split_lines(s: &[u8]) -> Vec<&[u8]> {
     lines
 }
 
-/// Pass 2's key: the line without trailing spaces, tabs, `\r` and `\n`.
-pub fn trim_trailing(line: &[u8]) -> &[u8] {
-    let end = line
+/// The lines of a search or replacement: [`split_lines`] without the final
+/// empty piece (none at all for an empty text).
+pub fn lines_of(s: &[u8]) -> Vec<&[u8]> {
+    let mut lines = split_lines(s);
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines
+}
+
+/// A line's body and its ending: `\r\n`, `\n`, or empty.
+pub fn split_ending(line: &[u8]) -> (&[u8], &'static [u8]) {
+    if let Some(body) = line.strip_suffix(b"\r\n") {
+        (body, b"\r\n")
+    } else if let Some(body) = line.strip_suffix(b"\n") {
+        (body, b"\n")
+    } else {
+        (line, b"")
+    }
+}
+
+/// The ending all of `lines` share (an unterminated last line aside), if
+/// there are at least two lines and they agree.
+pub fn shared_ending(lines: &[&[u8]]) -> Option<&'static [u8]> {
+    if lines.len() < 2 {
+        return None;
+    }
+    let mut shared: Option<&'static [u8]> = None;
+    for (i, line) in lines.iter().enumerate() {
+        let ending = split_ending(line).1;
+        if ending.is_empty() {
+            if i + 1 == lines.len() {
+                continue;
+            }
+            return None;
+        }
+        match shared {
+            None => shared = Some(ending),
+            Some(s) if s != ending => return None,
+            Some(_) => {}
+        }
+    }
+    shared
+}
+
+/// `\r\n` when more of `content`'s lines end in it than in a bare `\n`;
+/// `\n` otherwise (ties and files without newlines included).
+pub fn dominant_ending(content: &[u8]) -> &'static [u8] {
+    let (mut crlf, mut lf) = (0usize, 0usize);
+    for nl in memchr::memchr_iter(b'\n', content) {
+        if nl > 0 && content[nl - 1] == b'\r' {
+            crlf += 1;
+        } else {
+            lf += 1;
+        }
+    }
+    if crlf > lf { b"\r\n" } else { b"\n" }
+}
+
+/// `lines` joined with every ending but the last one's replaced by
+/// `ending`; a line without an ending stays without.
+pub fn rewrite_inner_endings(lines: &[&[u8]], ending: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let (body, own) = split_ending(line);
+        out.extend_from_slice(body);
+        if i + 1 == lines.len() {
+            out.extend_from_slice(own);
+        } else if !own.is_empty() {
+            out.extend_from_slice(ending);
+        }
+    }
+    out
+}
+
+/// Pass 2's key: the line without its ending and trailing spaces and tabs.
+pub fn trailing_key(line: &[u8]) -> &[u8] {
+    let body = split_ending(line).0;
+    let end = body
         .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
         .map_or(0, |i| i + 1);
-    &line[..end]
+    &body[..end]
 }
 
 /// Pass 3's key: the line without leading and trailing Unicode whitespace
-/// (Go's `strings.TrimSpace`: invalid UTF-8 is never whitespace).
+/// (Go's `strings.TrimSpace`: invalid UTF-8 is never whitespace). The
+/// ending is whitespace, so it goes too.
 pub fn trim_unicode(line: &[u8]) -> &[u8] {
     let mut start = 0;
     while start < line.len() {

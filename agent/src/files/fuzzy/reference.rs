@@ -1,11 +1,40 @@
-//! The matcher as it was before the line passes became linear: every
-//! window compared in turn, quadratic on a near miss. Kept only to check the
-//! fast matcher against, byte for byte and error for error; it has no size
-//! cap.
+//! The matcher written the obvious way, to check the fast one against, byte
+//! for byte and error for error: every window compared in turn (quadratic
+//! on a near miss), lines compared by body with the ending rule spelled out
+//! rather than folded into a key, hits found by trying every offset. It
+//! shares only the line-by-line rebuild ([`super::splice`], pinned by its
+//! own tables) and the miss hints. It has no size cap.
 
-use memchr::memmem;
+use super::{
+    Applied, Endings, MatchError, Pass, hints, lines_of, splice, split_ending, split_lines,
+};
 
-use super::{Applied, MatchError, Pass, split_lines, trim_trailing, trim_unicode};
+/// Go's `strings.TrimRight(s, " \t")`.
+fn trim_right(s: &[u8]) -> &[u8] {
+    let mut end = s.len();
+    while end > 0 && matches!(s[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Whether two endings may pair: a missing one pairs with anything, and
+/// `\n` with `\r\n`.
+fn endings_pair(a: &[u8], b: &[u8]) -> bool {
+    a.is_empty() || b.is_empty() || a == b || (a.ends_with(b"\n") && b.ends_with(b"\n"))
+}
+
+fn pass_two_equal(a: &[u8], b: &[u8]) -> bool {
+    let (ab, ae) = split_ending(a);
+    let (bb, be) = split_ending(b);
+    endings_pair(ae, be) && trim_right(ab) == trim_right(bb)
+}
+
+fn pass_three_equal(a: &[u8], b: &[u8]) -> bool {
+    let (ab, ae) = split_ending(a);
+    let (bb, be) = split_ending(b);
+    endings_pair(ae, be) && super::trim_unicode(ab) == super::trim_unicode(bb)
+}
 
 /// Applies one search/replace to `content` through the cascade.
 pub fn apply_edit(
@@ -17,112 +46,93 @@ pub fn apply_edit(
     if search.is_empty() {
         return Err(MatchError::EmptySearch);
     }
-    if let Some(applied) = exact(content, search.as_bytes(), replace.as_bytes(), replace_all)? {
-        return Ok(applied);
-    }
+    let search_lines = lines_of(search.as_bytes());
+    let endings = Endings::new(content, &search_lines, replace.as_bytes());
 
-    let content_lines = split_lines(content);
-    let mut search_lines = split_lines(search.as_bytes());
-    if search_lines.last().is_some_and(|l| l.is_empty()) {
-        search_lines.pop();
+    // Pass 1: every offset, left to right, skipping past each hit.
+    let s = search.as_bytes();
+    let mut hits = Vec::new();
+    let mut at = 0;
+    while at + s.len() <= content.len() {
+        if &content[at..at + s.len()] == s {
+            hits.push(at);
+            at += s.len();
+        } else {
+            at += 1;
+        }
     }
-    for (pass, key) in [
-        (
-            Pass::TrailingWhitespace,
-            trim_trailing as fn(&[u8]) -> &[u8],
-        ),
-        (Pass::Indentation, trim_unicode),
-    ] {
-        let haystack: Vec<&[u8]> = content_lines.iter().map(|l| key(l)).collect();
-        let needle: Vec<&[u8]> = search_lines.iter().map(|l| key(l)).collect();
-        let windows = windows(&haystack, &needle);
-        if windows.is_empty() {
-            continue;
+    if !hits.is_empty() {
+        if !replace_all && hits.len() > 1 {
+            return Err(MatchError::Ambiguous(hits.len()));
         }
-        if !replace_all && windows.len() > 1 {
-            return Err(MatchError::Ambiguous(windows.len()));
+        let mut out = Vec::new();
+        let mut from = 0;
+        for &hit in &hits {
+            out.extend_from_slice(&content[from..hit]);
+            out.extend_from_slice(&endings.exact_replace);
+            from = hit + s.len();
         }
-        // Byte offset where content line `i` starts (`len` past the end).
-        let line_start = |i: usize| -> usize {
-            content_lines.get(i).map_or(content.len(), |l| {
-                l.as_ptr() as usize - content.as_ptr() as usize
-            })
-        };
-        let spans: Vec<(usize, usize)> = windows
-            .iter()
-            .map(|&start| (line_start(start), line_start(start + needle.len())))
-            .collect();
+        out.extend_from_slice(&content[from..]);
         return Ok(Applied {
-            content: splice(content, &spans, replace.as_bytes()),
-            pass,
-            replacements: spans.len(),
+            content: out,
+            pass: Pass::Exact,
+            replacements: hits.len(),
         });
     }
-    Err(MatchError::NotFound)
-}
+    if endings.caller_intent {
+        return Err(MatchError::EndingsNotFound {
+            hints: hints::explain(content, search, replace),
+        });
+    }
 
-/// Pass 1. `None` when `search` does not occur at all.
-fn exact(
-    content: &[u8],
-    search: &[u8],
-    replace: &[u8],
-    replace_all: bool,
-) -> Result<Option<Applied>, MatchError> {
-    let finder = memmem::Finder::new(search);
-    let mut hits = finder.find_iter(content);
-    let Some(first) = hits.next() else {
-        return Ok(None);
-    };
-    let spans: Vec<(usize, usize)> = if replace_all {
-        std::iter::once(first)
-            .chain(hits)
-            .map(|at| (at, at + search.len()))
-            .collect()
-    } else {
-        let more = hits.count();
-        if more > 0 {
-            return Err(MatchError::Ambiguous(more + 1));
+    let lines = split_lines(content);
+    let m = search_lines.len();
+    let template = splice::Template::new(&search_lines, replace.as_bytes(), endings.forced);
+    for (pass, equal) in [
+        (
+            Pass::TrailingWhitespace,
+            pass_two_equal as fn(&[u8], &[u8]) -> bool,
+        ),
+        (Pass::Indentation, pass_three_equal),
+    ] {
+        let mut starts = Vec::new();
+        let mut i = 0;
+        while i + m <= lines.len() {
+            if (0..m).all(|j| equal(lines[i + j], search_lines[j])) {
+                starts.push(i);
+                i += m;
+            } else {
+                i += 1;
+            }
         }
-        vec![(first, first + search.len())]
-    };
-    Ok(Some(Applied {
-        content: splice(content, &spans, replace),
-        pass: Pass::Exact,
-        replacements: spans.len(),
-    }))
-}
-
-/// Replaces each of the sorted, disjoint byte `spans` by `replace`.
-fn splice(content: &[u8], spans: &[(usize, usize)], replace: &[u8]) -> Vec<u8> {
-    let removed: usize = spans.iter().map(|(a, b)| b - a).sum();
-    let mut out = Vec::with_capacity(content.len() - removed + replace.len() * spans.len());
-    let mut at = 0;
-    for &(start, end) in spans {
-        out.extend_from_slice(&content[at..start]);
-        out.extend_from_slice(replace);
-        at = end;
-    }
-    out.extend_from_slice(&content[at..]);
-    out
-}
-
-/// Start indices of the matching windows of `needle` in `haystack`, greedy
-/// left to right and non-overlapping. All are collected even for a single
-/// replace: the ambiguity message reports the full count.
-fn windows(haystack: &[&[u8]], needle: &[&[u8]]) -> Vec<usize> {
-    let mut found = Vec::new();
-    let m = needle.len();
-    if m == 0 || m > haystack.len() {
-        return found;
-    }
-    let mut i = 0;
-    while i + m <= haystack.len() {
-        if haystack[i..i + m] == *needle {
-            found.push(i);
-            i += m;
-        } else {
-            i += 1;
+        if starts.is_empty() {
+            continue;
         }
+        if !replace_all && starts.len() > 1 {
+            return Err(MatchError::Ambiguous(starts.len()));
+        }
+        let mut out = Vec::new();
+        let mut next = 0;
+        for &start in &starts {
+            for line in &lines[next..start] {
+                out.extend_from_slice(line);
+            }
+            let matched = &lines[start..start + m];
+            let rest_empty = lines[start + m..].iter().all(|l| l.is_empty());
+            let unterminated = rest_empty && split_ending(matched[m - 1]).1.is_empty();
+            template.emit(matched, unterminated, &mut out);
+            next = start + m;
+        }
+        for line in &lines[next..] {
+            out.extend_from_slice(line);
+        }
+        return Ok(Applied {
+            content: out,
+            pass,
+            replacements: starts.len(),
+        });
     }
-    found
+    Err(MatchError::NotFound {
+        hints: hints::explain(content, search, replace),
+    })
 }

@@ -46,32 +46,43 @@ fn exact_replace_all_is_left_to_right_non_overlapping() {
 }
 
 #[test]
-fn trailing_whitespace_pass_splices_whole_lines_and_folds() {
-    // Baseline fold: the window's endings are consumed with it.
+fn trailing_whitespace_pass_keeps_the_files_trailing_whitespace_and_never_folds() {
     check(
         "foo   \nbar\t\t\nbaz",
         "foo\nbar\nbaz",
         "replaced",
         false,
-        Ok(("replaced", Pass::TrailingWhitespace)),
+        Ok(("replaced   ", Pass::TrailingWhitespace)),
     );
+    // A replacement without a final newline does not glue the next line on.
     check(
         "a  \nb\nc\n",
         "a\n",
         "X",
         false,
-        Ok(("Xb\nc\n", Pass::TrailingWhitespace)),
+        Ok(("X  \nb\nc\n", Pass::TrailingWhitespace)),
     );
 }
 
 #[test]
-fn crlf_lines_lose_their_endings_in_the_fuzzy_passes() {
+fn crlf_lines_keep_their_endings_in_the_fuzzy_passes() {
     check(
         "x\r\ny \r\nz\r\n",
         "y\n",
         "Y\n",
         false,
-        Ok(("x\r\nY\nz\r\n", Pass::TrailingWhitespace)),
+        Ok(("x\r\nY \r\nz\r\n", Pass::TrailingWhitespace)),
+    );
+}
+
+#[test]
+fn a_search_with_extra_leading_spaces_keeps_the_next_line_on_its_own() {
+    check(
+        "alpha\nbeta\n",
+        "  alpha",
+        "ALPHA",
+        false,
+        Ok(("ALPHA\nbeta\n", Pass::Indentation)),
     );
 }
 
@@ -113,13 +124,8 @@ fn fuzzy_ambiguity_is_an_error() {
 
 #[test]
 fn no_pass_matching_is_not_found() {
-    check(
-        "original content",
-        "missing",
-        "x",
-        false,
-        Err(MatchError::NotFound),
-    );
+    let got = apply_edit(b"original content", "missing", "x", false, usize::MAX);
+    assert!(matches!(got, Err(MatchError::NotFound { .. })), "{got:?}");
 }
 
 #[test]
@@ -193,7 +199,10 @@ fn near_miss_of_a_long_block_is_not_found() {
         let content = line.repeat(100_000);
         let search = format!("{}b", "a\n".repeat(19_999));
         let got = apply_edit(content.as_bytes(), &search, "x", false, usize::MAX);
-        assert_eq!(got, Err(MatchError::NotFound), "file of {line:?}");
+        assert!(
+            matches!(got, Err(MatchError::NotFound { .. })),
+            "file of {line:?}: {got:?}"
+        );
     }
 }
 
@@ -221,7 +230,7 @@ fn result_of_exactly_the_maximum_is_allowed_and_one_byte_more_is_too_large() {
         "a\n",
         "X\n",
         false,
-        "X\nb\n",
+        "X  \nb\n",
         Pass::TrailingWhitespace,
     );
     check_cap(
@@ -229,7 +238,7 @@ fn result_of_exactly_the_maximum_is_allowed_and_one_byte_more_is_too_large() {
         "a \n",
         "XY\n",
         true,
-        "XY\nb\nXY\n",
+        " XY\nb\n XY\n",
         Pass::Indentation,
     );
 }
@@ -312,7 +321,17 @@ const BODIES: [&str; 6] = [
 ];
 const TRAILS: [&str; 6] = ["", " ", "\t", "\r", "\u{3000}", "\x0b"];
 const ENDINGS: [&str; 2] = ["\n", "\r\n"];
-const REPLACES: [&str; 5] = ["", "X", "X\n", "\n", "XYZ\r\n"];
+const REPLACES: [&str; 9] = [
+    "",
+    "X",
+    "X\n",
+    "\n",
+    "XYZ\r\n",
+    "a\n  X\n",
+    "\ta\n\t\tX\r\n\tb",
+    "X\r\nY\r\n",
+    "  a b  \n",
+];
 
 /// A line as indices into the piece tables: indent, body, trail, ending.
 type Line = (usize, usize, usize, usize);
@@ -384,4 +403,85 @@ proptest! {
         };
         prop_assert_eq!(capped, want_capped);
     }
+}
+
+/// One miss: the hints after the base sentence, exactly.
+fn check_hints(content: &str, search: &str, replace: &str, want: &str) {
+    let got = apply_edit(content.as_bytes(), search, replace, false, usize::MAX);
+    let Err(MatchError::NotFound { hints }) = got else {
+        panic!("{search:?} in {content:?}: not a miss: {got:?}");
+    };
+    assert_eq!(hints, want, "{search:?} in {content:?}");
+}
+
+#[test]
+fn a_miss_names_a_swap_lines_in_order_and_truncated() {
+    check_hints(
+        "alpha\nbeta\n",
+        "ALPHA",
+        "alpha",
+        ". Did you swap \"search\" and \"replace\"? Your replace string appears at line 1. \
+         No line of the search string was found anywhere in the file.",
+    );
+    check_hints(
+        &"x\n".repeat(12),
+        "y",
+        "x",
+        ". Did you swap \"search\" and \"replace\"? Your replace string appears at line 1, 2, \
+         3, 4, 5 and 7 more. No line of the search string was found anywhere in the file.",
+    );
+}
+
+#[test]
+fn a_miscounted_character_comes_before_a_swap_and_lists_every_candidate() {
+    let rule = |n: usize| format!("+{}+", "-".repeat(n));
+    check_hints(
+        &format!("{}\nmid\n{}\n", rule(7), rule(3)),
+        &rule(5),
+        "mid",
+        ". Your search has 5 \"-\" (U+002D); the file has 7 at line 1, 3 at line 3. \
+         No line of the search string was found anywhere in the file.",
+    );
+}
+
+#[test]
+fn more_than_three_hints_are_summed_up() {
+    let content = "a==1\nb==2\nc==3\nd==4\n";
+    check_hints(
+        content,
+        "a=1\nb=2\nc=3\nd=4\n",
+        "x",
+        ". Your search has 1 \"=\" (U+003D); the file has 2 at line 1. Your search has 1 \"=\" \
+         (U+003D); the file has 2 at line 2. Your search has 1 \"=\" (U+003D); the file has 2 \
+         at line 3. And 1 more. No line of the search string was found anywhere in the file.",
+    );
+}
+
+#[test]
+fn the_closest_region_is_named_with_its_lines_and_count() {
+    check_hints(
+        "package main\n\nfunc main() {\n\tx := 1\n\tprint(x)\n}\n",
+        "func main() {\n    x := 1\n    print(y)\n}\n",
+        "func main() {}\n",
+        ". Closest match: lines 3-6 of the file, where 3 of 4 search lines match ignoring \
+         surrounding whitespace; search line 3 is the first that differs.",
+    );
+}
+
+#[test]
+fn hints_stay_short_however_many_candidates_there_are() {
+    // Four search lines, each miscounted against a thousand file lines far
+    // down the file, with a replacement found everywhere too.
+    let mut content = "filler\n".repeat(100_000);
+    for k in 0..1000 {
+        let letter = ["a", "b", "c", "d"][k % 4];
+        content.push_str(&format!("{letter}#{}\n", "=".repeat(2 + k % 3)));
+    }
+    let search = "a#=\nb#=\nc#=\nd#=\n";
+    let got = apply_edit(content.as_bytes(), search, "filler", false, usize::MAX);
+    let Err(MatchError::NotFound { hints }) = got else {
+        panic!("not a miss: {got:?}");
+    };
+    assert!(hints.len() <= 480, "{} bytes: {hints}", hints.len());
+    assert!(hints.contains("And "), "{hints}");
 }

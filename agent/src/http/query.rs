@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::http::error::{ApiError, Validation};
 
-use super::goerr::quote;
+use crate::files::goerr::quote;
 
 /// Parses one request's query string; call [`QueryParams::finish`] last.
 #[derive(Debug)]
@@ -112,6 +112,27 @@ impl QueryParams {
         default
     }
 
+    /// A boolean in Go's `strconv.ParseBool` spellings ([`parse_bool`]);
+    /// absent or empty gives `default`, anything else is a validation error.
+    pub fn boolean(&mut self, name: &str, default: bool) -> bool {
+        let Some(raw) = self.get(name).filter(|v| !v.is_empty()) else {
+            return default;
+        };
+        if let Some(v) = parse_bool(&raw) {
+            return v;
+        }
+        self.errors.push(Validation {
+            field: name.to_string(),
+            detail: format!(
+                "Query param {} must be a valid boolean: strconv.ParseBool: parsing {}: invalid \
+                 syntax",
+                quote(name),
+                quote(&raw)
+            ),
+        });
+        default
+    }
+
     /// Flags unknown parameters (sorted, for deterministic output), values
     /// that are not UTF-8 or hold a NUL byte (no path or name may), and
     /// returns the 400 if anything was wrong.
@@ -157,6 +178,18 @@ impl QueryParams {
             ApiError::bad_request("Query parameters have invalid values.")
                 .with_validations(self.errors),
         )
+    }
+}
+
+/// Go's `strconv.ParseBool`: `1 t T TRUE true True` are true, `0 f F FALSE
+/// false False` are false, every other spelling (`yes`, `TRue`, ` true`) is
+/// `None`. Shared by every endpoint that takes a boolean query parameter, so
+/// they all accept the same words.
+pub fn parse_bool(raw: &str) -> Option<bool> {
+    match raw {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
     }
 }
 
@@ -229,5 +262,50 @@ mod tests {
         q.required_string("path");
         assert_eq!(q.non_negative_i64("limit", 5), 5);
         assert!(q.finish().is_ok());
+    }
+
+    #[test]
+    fn booleans_take_exactly_go_parse_bool_spellings() {
+        let cases: &[(&str, Option<bool>)] = &[
+            ("1", Some(true)),
+            ("t", Some(true)),
+            ("T", Some(true)),
+            ("TRUE", Some(true)),
+            ("true", Some(true)),
+            ("True", Some(true)),
+            ("0", Some(false)),
+            ("f", Some(false)),
+            ("F", Some(false)),
+            ("FALSE", Some(false)),
+            ("false", Some(false)),
+            ("False", Some(false)),
+            ("tRUE", None),
+            ("yes", None),
+            ("on", None),
+            (" true", None),
+            ("2", None),
+            ("", None),
+        ];
+        for &(raw, want) in cases {
+            assert_eq!(parse_bool(raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn a_boolean_parameter_defaults_when_absent_and_rejects_other_words() {
+        let mut q = QueryParams::new(Some("wait=T&follow="));
+        assert!(q.boolean("wait", false));
+        assert!(q.boolean("follow", true), "empty means default");
+        assert!(!q.boolean("absent", false));
+        assert!(q.finish().is_ok());
+
+        let mut q = QueryParams::new(Some("wait=yes"));
+        assert!(!q.boolean("wait", false));
+        assert_eq!(
+            details(q.finish().expect_err("invalid")),
+            vec![
+                r#"wait: Query param "wait" must be a valid boolean: strconv.ParseBool: parsing "yes": invalid syntax"#
+            ]
+        );
     }
 }
