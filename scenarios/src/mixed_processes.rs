@@ -128,7 +128,12 @@ fn chunk(rng: &mut ChaCha8Rng, sw: &Swarm, tag: &str) -> Vec<u8> {
         }
         2 => {
             const UNITS: [&str; 5] = ["é", "€", "😀", "ab", "\n"];
-            let n = rng.random_range(1..=3000);
+            // Now and then past the head, so a character straddles its end.
+            let n = if rng.random_bool(0.3) {
+                rng.random_range(5000..=12000)
+            } else {
+                rng.random_range(1..=3000)
+            };
             (0..n)
                 .flat_map(|_| UNITS[rng.random_range(0..UNITS.len())].bytes())
                 .collect()

@@ -48,7 +48,12 @@ pub struct ProcessLog {
     pub shell_exited: Option<Duration>,
     /// When the exit future resolved, and with what.
     pub finished: Option<(Duration, ExitStatus)>,
+    /// The last render made (its length and result): polls mostly ask
+    /// for the same prefix again.
+    rendered: Option<(usize, Render)>,
 }
+
+type Render = (String, Option<Truncation>);
 
 /// The shared table, keyed by command (the workloads give each start its
 /// own command).
@@ -92,6 +97,22 @@ impl ProcessTable {
             ExecEvent::ShellExited(_) => log.shell_exited = Some(now()),
             ExecEvent::Finished(status) => log.finished = Some((now(), status.clone())),
         }
+    }
+
+    /// The model's render of the first `len` bytes `command` wrote.
+    fn render(&self, command: &str, len: usize) -> Render {
+        let mut table = self.lock();
+        let Some(log) = table.get_mut(command) else {
+            return (String::new(), None);
+        };
+        if let Some((l, r)) = &log.rendered
+            && *l == len
+        {
+            return r.clone();
+        }
+        let r = headtail::render(&log.bytes[..len.min(log.bytes.len())]);
+        log.rendered = Some((len, r.clone()));
+        r
     }
 
     /// A copy of what was observed of `command`.
@@ -141,7 +162,7 @@ impl ProcessTable {
                     describe(answer),
                 ));
             };
-            let (output, truncated) = headtail::render(&log.bytes);
+            let (output, truncated) = self.render(command, log.bytes.len());
             let want = (output, truncated, Some(wire_exit_code(status)));
             let seen = (
                 answer.output.clone(),
@@ -193,13 +214,13 @@ impl ProcessTable {
             None => candidates.clone(),
         };
         for &l in pick.iter().rev() {
-            let (output, truncated) = headtail::render(&log.bytes[..l]);
+            let (output, truncated) = self.render(command, l);
             if output == answer.output && truncated == answer.truncated {
                 return Ok(());
             }
         }
         let best = pick.last().or(candidates.last()).copied().unwrap_or(0);
-        let (output, truncated) = headtail::render(&log.bytes[..best]);
+        let (output, truncated) = self.render(command, best);
         Err(Mismatch {
             expected: format!(
                 "the render of a prefix of {}..={} bytes (written between {:?} and {answered:?}); \
