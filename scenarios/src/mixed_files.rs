@@ -8,8 +8,9 @@
 //! trailing-whitespace and indentation-insensitive searches, `replace_all`,
 //! appends, several edits per file, several files per request (overlapping
 //! sets in random orders, private files included), whole-file rewrites,
-//! reads, and a git watch per chat (sometimes living past the 20 s write
-//! deadline). Invariants:
+//! reads, and a git watch per chat (sometimes living past the write
+//! deadline, shortened here to 3 s, as the scan cooldown is to 250 ms, so
+//! that long lives cost few steps). Invariants:
 //!
 //! - `acknowledged-edit-kept`: a read shows every slot at least at its
 //!   value acknowledged before the read was sent and at most at the value
@@ -40,7 +41,7 @@ use harness::prelude::*;
 use parking_lot::Mutex;
 use rand::seq::SliceRandom;
 
-use crate::common::{agent_host, chat_id, connect, connect_as, join_tasks, seed_repo};
+use crate::common::{chat_id, connect, connect_as, join_tasks, seed_repo};
 use crate::invariants::{
     ACKNOWLEDGED_EDIT_KEPT, CALLS_SUCCEED, CHANGES_AFTER_EDIT, FINAL_FILE_MATCHES_MODEL,
     REQUEST_ANSWERS_PROMPTLY, WATCH_CONNECTS, WATCH_STAYS_OPEN,
@@ -66,9 +67,16 @@ type Conn = Arc<HttpAgentConn<TurmoilConnector>>;
 /// Owned slots per chat and shared file.
 const SLOTS: usize = 2;
 
+/// The agent's write deadline here: shorter than its 20 s default so a
+/// watch outlives it cheaply (every sim millisecond is a step).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The agent's scan cooldown here (1 s by default), for the same reason.
+const SCAN_COOLDOWN: Duration = Duration::from_millis(250);
+
 /// How long a long-lived watch waits before its last edit: past the
-/// agent's 20 s write deadline.
-const LONG_WATCH: Duration = Duration::from_secs(21);
+/// write deadline.
+const LONG_WATCH: Duration = Duration::from_secs(4);
 
 fn shared_path(k: usize) -> String {
     format!("{PROJECT}/shared-{k}.txt")
@@ -124,7 +132,7 @@ impl Swarm {
             rewrite: on(0.5),
             read: on(0.6),
             watch: on(0.5),
-            long_watch: on(0.1),
+            long_watch: on(0.2),
         }
     }
 }
@@ -285,7 +293,12 @@ fn build(world: &mut SimWorld<'_>) {
         })
         .collect();
     let f = filler.clone();
-    agent_host(world, |parts| {
+    let config = agent::AgentConfig {
+        write_timeout: WRITE_TIMEOUT,
+        scan_cooldown: SCAN_COOLDOWN,
+        ..agent_config(world.bugs())
+    };
+    host_agent(world, config, |parts| {
         seed_repo(parts);
         let seeded = (0..files)
             .map(|k| (shared_path(k), shared_model(k, chats).render(&[])))
@@ -301,7 +314,7 @@ fn build(world: &mut SimWorld<'_>) {
     // two yield points of an edit or write, once per chat that may hold a
     // lock it waits for.
     let prompt = latency * 4 + tick * 2 + (sleep * 2 + tick * 2) * (chats as u32 + 1);
-    let scan = agent::AgentConfig::default().scan_cooldown + prompt;
+    let scan = SCAN_COOLDOWN + prompt;
     let bounds = Bounds { prompt, scan };
     let (inv, trace) = (world.invariants().clone(), world.trace().clone());
     world

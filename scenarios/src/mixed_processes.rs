@@ -62,6 +62,11 @@ pub const MIXED_PROCESSES: ScenarioSpec = ScenarioSpec {
     build,
 };
 
+/// How long any output call may take before its wake-up is called lost:
+/// far above every script's running time plus the wait delay, far below
+/// the agent's 5-minute cap.
+const PATIENCE: Duration = Duration::from_secs(10);
+
 /// The client host.
 const CLIENT: &str = "client";
 
@@ -630,11 +635,16 @@ impl Checker {
     /// Checks one output answer; whether it said running.
     async fn output(&self, p: &Proc, wait: bool) -> bool {
         let sent: Mark = self.table.mark(&p.command);
-        let answer = match self
-            .conn
-            .process_output(&p.id, OutputOptions { wait })
-            .await
-        {
+        let call = self.conn.process_output(&p.id, OutputOptions { wait });
+        let Ok(answer) = tokio::time::timeout(PATIENCE, call).await else {
+            self.inv.fail(
+                WAITER_WAKES_PROMPTLY,
+                format!("{} (wait {wait}): an answer", p.command),
+                format!("none {PATIENCE:?} after sending at {:?}", sent.at),
+            );
+            return false;
+        };
+        let answer = match answer {
             Ok(a) => a,
             Err(e) => {
                 self.inv.fail(CALLS_SUCCEED, "an output answer", e);
