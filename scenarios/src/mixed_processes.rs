@@ -386,7 +386,7 @@ async fn drive(
         );
     }
     for p in started.values().flatten() {
-        let Some((finished, _)) = table.log(&p.command).and_then(|l| l.finished) else {
+        let Some((finished, _)) = table.facts(&p.command).and_then(|l| l.finished) else {
             continue;
         };
         if let Some(killed) = p.killed {
@@ -518,7 +518,7 @@ impl Chat {
         let sent = now();
         let answer = self.conn.signal_process(&p.id, signal).await;
         let answered = now();
-        let log = self.table.log(&p.command).unwrap_or_default();
+        let log = self.table.facts(&p.command).unwrap_or_default();
         let who = format!("{} {signal} sent at {sent:?}", p.command);
         match answer {
             Ok(()) => {
@@ -686,7 +686,7 @@ impl Checker {
         }
         let finished = self
             .table
-            .log(&p.command)
+            .facts(&p.command)
             .and_then(|l| l.finished)
             .map_or(sent, |(at, _)| at);
         let due = finished.max(sent + self.bounds.arrival) + self.bounds.slack;

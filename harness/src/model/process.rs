@@ -55,6 +55,16 @@ pub struct ProcessLog {
 
 type Render = (String, Option<Truncation>);
 
+/// What is known of a process without its bytes (cheap to copy).
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub spawns: u32,
+    /// Bytes written so far.
+    pub written: usize,
+    pub shell_exited: Option<Duration>,
+    pub finished: Option<(Duration, ExitStatus)>,
+}
+
 /// The shared table, keyed by command (the workloads give each start its
 /// own command).
 #[derive(Clone, Default)]
@@ -101,18 +111,56 @@ impl ProcessTable {
 
     /// The model's render of the first `len` bytes `command` wrote.
     fn render(&self, command: &str, len: usize) -> Render {
+        self.with_render(command, len, |r| r.clone())
+    }
+
+    /// Whether the model renders the first `len` bytes as `output` and
+    /// `truncated` (compared in place: renders are up to 32 KiB).
+    fn renders_as(
+        &self,
+        command: &str,
+        len: usize,
+        output: &str,
+        truncated: &Option<Truncation>,
+    ) -> bool {
+        self.with_render(command, len, |(o, t)| o == output && t == truncated)
+    }
+
+    fn with_render<T>(&self, command: &str, len: usize, f: impl FnOnce(&Render) -> T) -> T {
         let mut table = self.lock();
         let Some(log) = table.get_mut(command) else {
-            return (String::new(), None);
+            return f(&(String::new(), None));
         };
-        if let Some((l, r)) = &log.rendered
-            && *l == len
-        {
-            return r.clone();
+        let cached = log.rendered.as_ref().is_some_and(|(l, _)| *l == len);
+        if !cached {
+            let r = headtail::render(&log.bytes[..len.min(log.bytes.len())]);
+            log.rendered = Some((len, r));
         }
-        let r = headtail::render(&log.bytes[..len.min(log.bytes.len())]);
-        log.rendered = Some((len, r.clone()));
-        r
+        match &log.rendered {
+            Some((_, r)) => f(r),
+            None => f(&(String::new(), None)),
+        }
+    }
+
+    /// What is known of `command` now, without its output.
+    pub fn facts(&self, command: &str) -> Option<Facts> {
+        self.lock().get(command).map(|l| Facts {
+            spawns: l.spawns,
+            written: l.bytes.len(),
+            shell_exited: l.shell_exited,
+            finished: l.finished.clone(),
+        })
+    }
+
+    /// The write boundaries of `command` within `lo..=hi`.
+    fn boundaries(&self, command: &str, lo: usize, hi: usize) -> Vec<usize> {
+        self.lock().get(command).map_or_else(Vec::new, |l| {
+            l.boundaries
+                .iter()
+                .copied()
+                .filter(|&b| b >= lo && b <= hi)
+                .collect()
+        })
     }
 
     /// A copy of what was observed of `command`.
@@ -151,7 +199,7 @@ impl ProcessTable {
         answer: &ProcessOutputResponse,
         publish: Duration,
     ) -> Result<(), Mismatch> {
-        let Some(log) = self.log(command) else {
+        let Some(log) = self.facts(command) else {
             return Err(Mismatch::new("a spawned process", "none observed"));
         };
         let answered = now();
@@ -162,18 +210,16 @@ impl ProcessTable {
                     describe(answer),
                 ));
             };
-            let (output, truncated) = self.render(command, log.bytes.len());
-            let want = (output, truncated, Some(wire_exit_code(status)));
-            let seen = (
-                answer.output.clone(),
-                answer.truncated.clone(),
-                answer.exit_code,
-            );
-            if want != seen {
+            let code = Some(wire_exit_code(status));
+            let same = answer.exit_code == code
+                && self.renders_as(command, log.written, &answer.output, &answer.truncated);
+            if !same {
+                let (output, truncated) = self.render(command, log.written);
+                let want = (output, truncated, code);
                 return Err(Mismatch {
                     expected: format!(
                         "the final render of {} bytes (finished at {at:?}, {status:?}): {}",
-                        log.bytes.len(),
+                        log.written,
                         short(&want.0, &want.1, want.2)
                     ),
                     seen: describe_diff(&want.0, answer),
@@ -198,12 +244,7 @@ impl ProcessTable {
                 describe(answer),
             ));
         }
-        let candidates: Vec<usize> = log
-            .boundaries
-            .iter()
-            .copied()
-            .filter(|&l| l >= sent.written && l <= log.bytes.len())
-            .collect();
+        let candidates = self.boundaries(command, sent.written, log.written);
         // A truncation record names the length it rendered; else try each.
         let pick: Vec<usize> = match &answer.truncated {
             Some(t) => candidates
@@ -214,8 +255,7 @@ impl ProcessTable {
             None => candidates.clone(),
         };
         for &l in pick.iter().rev() {
-            let (output, truncated) = self.render(command, l);
-            if output == answer.output && truncated == answer.truncated {
+            if self.renders_as(command, l, &answer.output, &answer.truncated) {
                 return Ok(());
             }
         }
@@ -226,7 +266,7 @@ impl ProcessTable {
                 "the render of a prefix of {}..={} bytes (written between {:?} and {answered:?}); \
                  of {best}: {}",
                 sent.written,
-                log.bytes.len(),
+                log.written,
                 sent.at,
                 short(&output, &truncated, None)
             ),
@@ -244,7 +284,7 @@ impl ProcessTable {
         row: &ProcessInfo,
         publish: Duration,
     ) -> Result<(), Mismatch> {
-        let log = self.log(command).unwrap_or_default();
+        let log = self.facts(command).unwrap_or_default();
         if row.command != command {
             return Err(Mismatch::new(
                 format!("command {command:?}"),
