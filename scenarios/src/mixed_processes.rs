@@ -470,7 +470,7 @@ impl Chat {
     /// time (the likeliest to be running).
     fn pick(&self, n: usize) -> Option<Proc> {
         let mine = self.mine();
-        let i = if n % 2 == 0 {
+        let i = if n.is_multiple_of(2) {
             mine.len().checked_sub(1)?
         } else {
             n % mine.len().max(1)
