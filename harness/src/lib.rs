@@ -14,6 +14,7 @@ pub mod fault;
 pub mod host;
 pub mod ids;
 pub mod invariant;
+pub mod model;
 pub mod net;
 pub mod panics;
 pub mod runner;

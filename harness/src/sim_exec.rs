@@ -166,12 +166,33 @@ impl Script {
 
 type Fallback = Arc<dyn Fn(&SpawnSpec) -> Option<Script> + Send + Sync>;
 
+/// What an oracle sees of one simulated process (named by its command), at
+/// the moment it happens: the ground truth the agent's answers are checked
+/// against.
+#[derive(Debug)]
+pub enum ExecEvent<'a> {
+    /// A process was spawned.
+    Spawned,
+    /// These bytes reached the output pipe (writes lost after the wait
+    /// delay closed it are not reported).
+    Wrote(&'a [u8]),
+    /// The shell exited; grandchildren may still hold the pipe.
+    ShellExited(&'a ExitStatus),
+    /// The exit future resolved (reaped and drained): what the manager is
+    /// told.
+    Finished(&'a ExitStatus),
+}
+
+/// Receives every [`ExecEvent`] with the process's command.
+pub type ExecObserver = Arc<dyn Fn(&str, ExecEvent<'_>) + Send + Sync>;
+
 /// Scripts by exact command string, plus an optional fallback. Clones
 /// share both, so a scenario can add to the book the agent already holds.
 #[derive(Clone, Default)]
 pub struct ScriptBook {
     scripts: Arc<Mutex<BTreeMap<String, Script>>>,
     fallback: Arc<Mutex<Option<Fallback>>>,
+    observer: Arc<Mutex<Option<ExecObserver>>>,
 }
 
 impl ScriptBook {
@@ -200,6 +221,16 @@ impl ScriptBook {
     pub fn set_fallback(&self, f: impl Fn(&SpawnSpec) -> Option<Script> + Send + Sync + 'static) {
         let mut slot = self.fallback.lock();
         *slot = Some(Arc::new(f));
+    }
+
+    /// Sets (or replaces) the observer of processes spawned from now on,
+    /// for this book and every clone of it.
+    pub fn set_observer(&self, f: impl Fn(&str, ExecEvent<'_>) + Send + Sync + 'static) {
+        *self.observer.lock() = Some(Arc::new(f));
+    }
+
+    fn observer(&self) -> Option<ExecObserver> {
+        self.observer.lock().clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Script>> {
@@ -296,11 +327,18 @@ struct Group {
     command: String,
     /// See [`SimExec::with_bugs`].
     bugs: BugSet,
+    observer: Option<ExecObserver>,
 }
 
 impl Group {
     fn lock(&self) -> MutexGuard<'_, GroupState> {
         self.state.lock()
+    }
+
+    fn observe(&self, event: ExecEvent<'_>) {
+        if let Some(f) = &self.observer {
+            f(&self.command, event);
+        }
     }
 
     fn write(&self, member: usize, data: &[u8]) {
@@ -313,6 +351,7 @@ impl Group {
         }
         self.output.write(data);
         drop(st);
+        self.observe(ExecEvent::Wrote(data));
         self.trace.record(
             "exec.write",
             format!("{:?} +{} bytes", self.command, data.len()),
@@ -338,6 +377,9 @@ impl Group {
             "exec.exit",
             format!("{:?} {label}: {status:?}", self.command),
         );
+        if member == 0 {
+            self.observe(ExecEvent::ShellExited(&status));
+        }
         // The shell's SIGCHLD wakes the reaper before the manager's wait is
         // woken: whichever the scheduler runs first collects the status.
         if member == 0 && self.bugs.is_on(Bug::ReaperSteals) {
@@ -450,7 +492,9 @@ impl Exec for SimExec {
             trace: self.trace.clone(),
             command: spec.command.clone(),
             bugs: self.bugs.clone(),
+            observer: self.book.observer(),
         });
+        group.observe(ExecEvent::Spawned);
         group.add_member("sh".to_string(), script, true);
         let exit = wait_for_exit(group.clone(), self.wait_delay);
         Ok(Spawned {
@@ -482,6 +526,12 @@ fn check_workdir(fs: &SimFs, dir: &Path) -> Result<(), SpawnError> {
 /// Go's `cmd.Wait` with `WaitDelay`: the shell's status once it exited and
 /// the pipe drained, or the delay expired.
 async fn wait_for_exit(group: Arc<Group>, wait_delay: Duration) -> ExitStatus {
+    let status = reaped_and_drained(&group, wait_delay).await;
+    group.observe(ExecEvent::Finished(&status));
+    status
+}
+
+async fn reaped_and_drained(group: &Group, wait_delay: Duration) -> ExitStatus {
     let mut changed = group.changed.subscribe();
     let status = loop {
         if let Some(s) = group.collect_shell() {

@@ -98,6 +98,8 @@ macro_rules! with_catalog {
                 flaky_network => $crate::flaky_network::FLAKY_NETWORK,
                 agent_restart => $crate::agent_restart::AGENT_RESTART,
                 hostile_input => $crate::hostile_input::HOSTILE_INPUT,
+                mixed_processes => $crate::mixed_processes::MIXED_PROCESSES,
+                mixed_files => $crate::mixed_files::MIXED_FILES,
             }
             selftests {
                 harness_selftest => ::harness::selftest::HarnessSelfTest,

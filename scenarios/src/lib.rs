@@ -16,6 +16,8 @@ pub mod flaky_network;
 pub mod hostile_input;
 pub mod invariants;
 pub mod lost_path_notification;
+pub mod mixed_files;
+pub mod mixed_processes;
 pub mod signal_vs_exit;
 pub mod stale_output;
 pub mod write_timeout_eof;

@@ -1,0 +1,8 @@
+//! Reference models the oracles check the agent's answers against, written
+//! apart from the agent's code: [`headtail`] renders output from every byte
+//! written, [`process`] keeps what the simulated processes did, [`files`]
+//! applies acknowledged edits serially.
+
+pub mod files;
+pub mod headtail;
+pub mod process;
