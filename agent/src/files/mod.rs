@@ -70,10 +70,7 @@ impl FileLocks {
 ///
 /// Known-bug switch `unserialised-edits`: skip the locks, so two requests
 /// may both read the original and the later write drops the earlier edit.
-pub(crate) async fn lock_paths(
-    agent: &Agent,
-    paths: &BTreeSet<PathBuf>,
-) -> Vec<OwnedMutexGuard<()>> {
+pub(crate) async fn lock_paths(agent: &Agent, paths: &BTreeSet<PathBuf>) -> Vec<PathLock> {
     if agent.bug(Bug::UnserialisedEdits) {
         crate::sim::bug_taken(Bug::UnserialisedEdits);
         cov_mark::hit!(edits_unserialised);
@@ -81,7 +78,26 @@ pub(crate) async fn lock_paths(
     }
     let mut guards = Vec::with_capacity(paths.len());
     for path in paths {
-        guards.push(agent.file_locks().lock_for(path).lock_owned().await);
+        let guard = agent.file_locks().lock_for(path).lock_owned().await;
+        crate::sim::event("files.lock", || format!("acquired {}", path.display()));
+        guards.push(PathLock {
+            _guard: guard,
+            path: path.clone(),
+        });
     }
     guards
+}
+
+/// A held per-file lock; its release is traced under simulation.
+pub(crate) struct PathLock {
+    _guard: OwnedMutexGuard<()>,
+    path: PathBuf,
+}
+
+impl Drop for PathLock {
+    fn drop(&mut self) {
+        crate::sim::event("files.unlock", || {
+            format!("released {}", self.path.display())
+        });
+    }
 }

@@ -164,6 +164,9 @@ pub(crate) async fn atomic_write(
     data: Bytes,
 ) -> Result<(), ApiError> {
     let len = data.len();
+    crate::sim::event("files.write_start", || {
+        format!("{} ({len} bytes)", path.display())
+    });
     let temp = {
         let fs = agent.seams().fs.clone();
         let ids = agent.seams().ids.clone();

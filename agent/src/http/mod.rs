@@ -8,6 +8,7 @@ pub mod error;
 pub mod guard;
 pub mod read_deadline;
 pub mod server;
+pub mod trace;
 
 use axum::Router;
 
