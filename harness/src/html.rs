@@ -85,6 +85,14 @@ pub fn render(outcome: &Outcome) -> String {
             hosts.push(&e.host);
         }
     }
+    // Clients (hosts that opened connections) above the servers, so the
+    // request arrows run down and the answers up.
+    let clients: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "http.accepted")
+        .filter_map(|e| peer_host(&e.detail))
+        .collect();
+    hosts.sort_by_key(|h| !clients.contains(h));
     for host in &hosts {
         let mut mine: Vec<String> = vec![host.to_string()];
         for e in events.iter().filter(|e| &*e.host == *host) {
@@ -148,6 +156,7 @@ pub fn render(outcome: &Outcome) -> String {
             last_label = Some((i, e.at));
         }
     }
+    let mut focus: Option<usize> = None;
     // Request and answer arrows between the client's lane and the request's.
     let mut client_of_conn: BTreeMap<&str, &str> = BTreeMap::new();
     for e in events {
@@ -192,6 +201,9 @@ pub fn render(outcome: &Outcome) -> String {
     // The violation's column.
     for (i, e) in events.iter().enumerate() {
         if e.kind == "violation" {
+            if focus.is_none() {
+                focus = Some(x(i));
+            }
             let _ = write!(
                 svg,
                 "<rect class=\"violated\" x=\"{}\" y=\"{TOP}\" width=\"{STEP}\" height=\"{}\"/>",
@@ -247,11 +259,12 @@ pub fn render(outcome: &Outcome) -> String {
         format!("bugs: {}", bugs.join(", "))
     };
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>{STYLE}</style></head>\n<body>\n<h1>{title} <small>({bugs}; {n} events, {t} simulated)</small></h1>\n{verdict}\n<p class=\"legend\"><span class=\"k http\">&#9679; http</span> <span class=\"k proc\">&#9679; process</span> <span class=\"k files\">&#9679; files</span> <span class=\"k yield\">&#9650; yield (others may run)</span> <span class=\"k pass\">&#9650; pass</span> <span class=\"k resume\">&#9679; resume</span> <span class=\"k bug\">&#9670; bug branch</span> <span class=\"k fault\">&#9670; fault</span> <span class=\"k violation\">&#9670; violation</span> &middot; arrows: request in, answer out &middot; dashed: idle gap &middot; click an event to pin it</p>\n<div id=\"detail\">Hover or click an event.</div>\n<div id=\"lanes\">{svg}</div>\n<div id=\"all\">{details}</div>\n<script>{SCRIPT}</script>\n</body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>{STYLE}</style></head>\n<body>\n<h1>{title} <small>({bugs}; {n} events, {t} simulated)</small></h1>\n{verdict}\n<p class=\"legend\"><span class=\"k http\">&#9679; http</span> <span class=\"k proc\">&#9679; process</span> <span class=\"k files\">&#9679; files</span> <span class=\"k yield\">&#9650; yield (others may run)</span> <span class=\"k pass\">&#9650; pass</span> <span class=\"k resume\">&#9679; resume</span> <span class=\"k bug\">&#9670; bug branch</span> <span class=\"k fault\">&#9670; fault</span> <span class=\"k violation\">&#9670; violation</span> &middot; arrows: request in, answer out &middot; dashed: idle gap &middot; click an event to pin it</p>\n<div id=\"detail\">Hover or click an event.</div>\n<div id=\"lanes\" data-focus=\"{focus}\">{svg}</div>\n<div id=\"all\">{details}</div>\n<script>{SCRIPT}</script>\n</body></html>\n",
         title = esc(&title),
         bugs = esc(&bugs),
         n = events.len(),
         t = secs(outcome.sim_time),
+        focus = focus.unwrap_or(0),
     )
 }
 
@@ -273,6 +286,7 @@ rect.violated{fill:#ff3333;opacity:.18}\
 .pinned{stroke:#000;stroke-width:2}#all{display:none}";
 
 const SCRIPT: &str = "var pinned=null;var box=document.getElementById('detail');\
+var lanes=document.getElementById('lanes');lanes.scrollLeft=Math.max(0,+lanes.dataset.focus-lanes.clientWidth*0.7);\
 function show(i){var d=document.getElementById('e'+i);if(d)box.innerHTML=d.innerHTML;}\
 document.querySelectorAll('.ev').forEach(function(g){\
 g.addEventListener('mouseenter',function(){if(pinned===null)show(g.dataset.i);});\

@@ -34,8 +34,9 @@ pub struct Cli {
 pub enum Command {
     /// Print `name<TAB>summary` per registered scenario.
     List,
-    /// Print each bug switch, what it brings back, and every scenario
-    /// that catches it (with its seed budget).
+    /// Print `switch<TAB>scenarios` per bug switch, then indented lines:
+    /// what it brings back, and every scenario that catches it with its
+    /// seed budget.
     Bugs,
     /// Print the chat tools as the model sees them: name, description and
     /// JSON schema of each, as pretty JSON.
@@ -185,16 +186,25 @@ fn dispatch(command: Command) -> Result<ExitCode, UsageError> {
         }
         Command::Bugs => {
             for bug in Bug::ALL {
-                println!("{bug}\t{}", bug.summary());
-                let mut caught = false;
-                for s in catalog::registered() {
-                    for c in s.catches().iter().filter(|c| c.bug == bug) {
-                        caught = true;
-                        println!("  caught by {} within {} seeds", s.name(), c.within);
-                    }
-                }
-                if !caught {
-                    println!("  caught by no registered scenario");
+                let by: Vec<(&str, u64)> = catalog::registered()
+                    .into_iter()
+                    .flat_map(|s| {
+                        s.catches()
+                            .iter()
+                            .filter(move |c| c.bug == bug)
+                            .map(move |c| (s.name(), c.within))
+                    })
+                    .collect();
+                let names: Vec<&str> = by.iter().map(|(name, _)| *name).collect();
+                let names = if names.is_empty() {
+                    "-".to_string()
+                } else {
+                    names.join(",")
+                };
+                println!("{bug}\t{names}");
+                println!("  {}", bug.summary());
+                for (name, within) in &by {
+                    println!("  caught by {name} within {within} seeds");
                 }
             }
             Ok(ExitCode::SUCCESS)
