@@ -38,15 +38,17 @@ fn names_in(text: &str) -> Vec<String> {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'`' {
-            if let Some(len) = text[i + 1..].find('`') {
-                out.push(text[i..i + len + 2].to_string());
-                i += len + 2;
-                continue;
-            }
+        if bytes[i] == b'`'
+            && let Some(len) = text.get(i + 1..).and_then(|rest| rest.find('`'))
+        {
+            out.push(text[i..i + len + 2].to_string());
+            i += len + 2;
+            continue;
         }
-        if i + 36 <= bytes.len() && is_uuid(&text[i..i + 36]) {
-            out.push(text[i..i + 36].to_string());
+        if let Some(candidate) = text.get(i..i + 36)
+            && is_uuid(candidate)
+        {
+            out.push(candidate.to_string());
             i += 36;
             continue;
         }
@@ -325,7 +327,8 @@ mod tests {
 
     #[test]
     fn the_story_follows_a_process_id_to_its_requests_processes_and_connections() {
-        let events = run();
+        let mut events = run();
+        events.push(ev(7, "req3", "http.response", "200 OK"));
         let story = story(&events, &format!("output of {ID}"));
         assert_eq!(
             story.tasks,
@@ -337,6 +340,26 @@ mod tests {
                 .events
                 .iter()
                 .all(|e| e.task.as_deref() != Some("req2"))
+        );
+    }
+
+    #[test]
+    fn an_unanswered_request_narrows_the_story_to_it_its_connection_and_background_tasks() {
+        let events = run();
+        let story = story(&events, &format!("output of {ID}"));
+        assert_eq!(
+            story.tasks,
+            ["conn1", "proc `job-0` sh", "req3"],
+            "{story:?}"
+        );
+    }
+
+    #[test]
+    fn names_are_found_in_text_with_multibyte_characters() {
+        let text = format!("é `job-0` ü {ID} on conn12 ✓");
+        assert_eq!(
+            names_in(&text),
+            ["`job-0`".to_string(), ID.to_string(), "conn12".to_string()]
         );
     }
 

@@ -65,7 +65,10 @@ fn bugs_lists_every_switch_with_the_scenarios_that_catch_it() {
         "{text}"
     );
     for bug in agent::Bug::ALL {
-        assert!(text.contains(&format!("\n  {}\n", bug.summary())), "{bug}: {text}");
+        assert!(
+            text.contains(&format!("\n  {}\n", bug.summary())),
+            "{bug}: {text}"
+        );
     }
     let catchers = scenarios::catalog::registered()
         .iter()
@@ -336,9 +339,15 @@ fn a_bare_trace_file_name_is_written_in_the_current_directory_and_is_byte_identi
         })
         .collect();
     assert!(traces[0].len() > 1000);
-    assert!(traces[0] == traces[1], "the same seed gave different traces");
+    assert!(
+        traces[0] == traces[1],
+        "the same seed gave different traces"
+    );
     let text = String::from_utf8(traces[0].clone()).unwrap();
-    assert!(text.contains("\"task\":\"req1\",\"kind\":\"http.request\""), "{text}");
+    assert!(
+        text.contains("\"task\":\"req1\",\"kind\":\"http.request\""),
+        "{text}"
+    );
 }
 
 #[test]
@@ -418,7 +427,10 @@ fn shrink_writes_a_schedule_that_run_replays_and_html_draws_it() {
     )
     .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    assert!(stdout.contains("invariant violated: finished-answer-is-final"), "{stdout}");
+    assert!(
+        stdout.contains("invariant violated: finished-answer-is-final"),
+        "{stdout}"
+    );
     let replay = format!(
         "replay: cargo run --release --bin agentsim -- run stale-output --seed {seed} --bug stale-output-read --schedule s.schedule\n"
     );
@@ -447,7 +459,10 @@ fn shrink_writes_a_schedule_that_run_replays_and_html_draws_it() {
     );
 
     let html = std::fs::read_to_string(dir.path().join("s.html")).unwrap();
-    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"), "{html}");
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("<svg"),
+        "{html}"
+    );
     assert!(html.contains("class=\"violated\""), "no violation drawn");
     for external in ["<script src", "<link", "https://", "@import"] {
         assert!(!html.contains(external), "{external} in the page");
@@ -460,7 +475,14 @@ fn a_schedule_that_does_not_parse_is_bad_usage() {
     std::fs::write(dir.path().join("bad.schedule"), "3 a.b yield\n").unwrap();
     agentsim_in(
         dir.path(),
-        &["run", "stale-output", "--seed", "1", "--schedule", "bad.schedule"],
+        &[
+            "run",
+            "stale-output",
+            "--seed",
+            "1",
+            "--schedule",
+            "bad.schedule",
+        ],
     )
     .code(2)
     .stderr(predicate::str::contains(

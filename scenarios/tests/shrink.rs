@@ -54,7 +54,10 @@ fn check_shrinks(scenario: &dyn Scenario) {
         );
         assert_eq!(replay.trace_hash, shrunk.outcome.trace_hash);
         let again = shrink(scenario, seed, &bugs, None).expect("the seed fails");
-        assert_eq!(again.schedule, shrunk.schedule, "shrinking is deterministic");
+        assert_eq!(
+            again.schedule, shrunk.schedule,
+            "shrinking is deterministic"
+        );
     }
 }
 

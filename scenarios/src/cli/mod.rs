@@ -301,7 +301,7 @@ pub(crate) fn check_writable(path: &std::path::Path) -> Result<(), UsageError> {
 
 /// Writes `text` to `path` (a bare file name writes to the current
 /// directory).
-pub(crate) fn write_file(path: &std::path::Path, text: &str) -> Result<(), UsageError> {
+pub(crate) fn write_file(path: &std::path::Path, text: impl AsRef<[u8]>) -> Result<(), UsageError> {
     std::fs::write(path, text).map_err(|e| UsageError::Output {
         path: path.display().to_string(),
         reason: e.to_string(),

@@ -1,7 +1,7 @@
 //! `agentsim run`: one seed, its coverage and outcome, optionally its trace
 //! file, its HTML timeline, a fixed schedule and a determinism check.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use agent::BugSet;
@@ -22,13 +22,13 @@ pub struct Request {
     pub check_determinism: bool,
 }
 
-fn write_trace(path: &PathBuf, events: &[trace::Event]) -> Result<(), UsageError> {
+fn write_trace(path: &Path, events: &[trace::Event]) -> Result<(), UsageError> {
     let mut text = Vec::new();
     trace::write_json_lines(events, &mut text).map_err(|e| UsageError::Output {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    write_file(path, &String::from_utf8_lossy(&text))
+    write_file(path, text)
 }
 
 pub fn run(req: Request) -> Result<ExitCode, UsageError> {
@@ -50,7 +50,7 @@ pub fn run(req: Request) -> Result<ExitCode, UsageError> {
         write_trace(path, &outcome.events)?;
     }
     if let Some(path) = &req.html {
-        write_file(path, &html::render(&outcome))?;
+        write_file(path, html::render(&outcome))?;
     }
     print!("{}", coverage::render(&outcome.coverage));
     let mut ok = outcome.passed();

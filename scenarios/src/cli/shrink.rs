@@ -52,9 +52,9 @@ pub fn shrink(req: Request) -> Result<ExitCode, UsageError> {
         shrunk.choices.len(),
         shrunk.original
     );
-    write_file(&out, &shrink::render(&shrunk.choices, &header))?;
+    write_file(&out, shrink::render(&shrunk.choices, &header))?;
     if let Some(path) = &req.html {
-        write_file(path, &html::render(&shrunk.outcome))?;
+        write_file(path, html::render(&shrunk.outcome))?;
     }
     let mut outcome = shrunk.outcome;
     outcome.schedule_file = Some(out.display().to_string());
