@@ -112,7 +112,11 @@ pub fn story<'a>(events: &'a [Event], seed_text: &str) -> Story<'a> {
                 if let Some(t) = task {
                     found.push(t.to_string());
                 }
-                found.extend(names_in(&e.detail));
+                // A resume lists every task that ran meanwhile: context,
+                // not a lead to follow.
+                if e.kind != "resume" {
+                    found.extend(names_in(&e.detail));
+                }
             }
         }
         let before = (keys.len(), tasks.len());

@@ -17,7 +17,9 @@ use crate::trace::Event;
 
 const STEP: usize = 16;
 const LANE: usize = 26;
-const LEFT: usize = 230;
+/// Width of the lane names, drawn beside the scrolling timeline.
+const LABELS: usize = 230;
+const LEFT: usize = 10;
 const TOP: usize = 40;
 /// A pause longer than this between two events is drawn as a gap.
 const GAP: Duration = Duration::from_millis(100);
@@ -117,17 +119,25 @@ pub fn render(outcome: &Outcome) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\">\
          <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#3366cc\"/></marker></defs>"
     );
+    let mut names = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{LABELS}\" height=\"{height}\">"
+    );
     for (i, lane) in lanes.iter().enumerate() {
         let top = TOP + i * LANE;
         let shade = if i % 2 == 0 { "#f6f6f6" } else { "#ffffff" };
         let _ = write!(
             svg,
-            "<rect x=\"0\" y=\"{top}\" width=\"{width}\" height=\"{LANE}\" fill=\"{shade}\"/>\
+            "<rect x=\"0\" y=\"{top}\" width=\"{width}\" height=\"{LANE}\" fill=\"{shade}\"/>"
+        );
+        let _ = write!(
+            names,
+            "<rect x=\"0\" y=\"{top}\" width=\"{LABELS}\" height=\"{LANE}\" fill=\"{shade}\"/>\
              <text class=\"lane\" x=\"6\" y=\"{}\">{}</text>",
             top + LANE / 2 + 4,
             esc(lane)
         );
     }
+    names.push_str("</svg>");
     // Time ticks and gaps.
     let mut last_label: Option<(usize, Duration)> = None;
     for (i, e) in events.iter().enumerate() {
@@ -259,7 +269,7 @@ pub fn render(outcome: &Outcome) -> String {
         format!("bugs: {}", bugs.join(", "))
     };
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>{STYLE}</style></head>\n<body>\n<h1>{title} <small>({bugs}; {n} events, {t} simulated)</small></h1>\n{verdict}\n<p class=\"legend\"><span class=\"k http\">&#9679; http</span> <span class=\"k proc\">&#9679; process</span> <span class=\"k files\">&#9679; files</span> <span class=\"k yield\">&#9650; yield (others may run)</span> <span class=\"k pass\">&#9650; pass</span> <span class=\"k resume\">&#9679; resume</span> <span class=\"k bug\">&#9670; bug branch</span> <span class=\"k fault\">&#9670; fault</span> <span class=\"k violation\">&#9670; violation</span> &middot; arrows: request in, answer out &middot; dashed: idle gap &middot; click an event to pin it</p>\n<div id=\"detail\">Hover or click an event.</div>\n<div id=\"lanes\" data-focus=\"{focus}\">{svg}</div>\n<div id=\"all\">{details}</div>\n<script>{SCRIPT}</script>\n</body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>{STYLE}</style></head>\n<body>\n<h1>{title} <small>({bugs}; {n} events, {t} simulated)</small></h1>\n{verdict}\n<p class=\"legend\"><span class=\"k http\">&#9679; http</span> <span class=\"k proc\">&#9679; process</span> <span class=\"k files\">&#9679; files</span> <span class=\"k yield\">&#9650; yield (others may run)</span> <span class=\"k pass\">&#9650; pass</span> <span class=\"k resume\">&#9679; resume</span> <span class=\"k bug\">&#9670; bug branch</span> <span class=\"k fault\">&#9670; fault</span> <span class=\"k violation\">&#9670; violation</span> &middot; arrows: request in, answer out &middot; dashed: idle gap &middot; click an event to pin it</p>\n<div id=\"detail\">Hover or click an event.</div>\n<div id=\"frame\"><div id=\"names\">{names}</div><div id=\"lanes\" data-focus=\"{focus}\">{svg}</div></div>\n<div id=\"all\">{details}</div>\n<script>{SCRIPT}</script>\n</body></html>\n",
         title = esc(&title),
         bugs = esc(&bugs),
         n = events.len(),
@@ -273,7 +283,8 @@ h1{font-size:17px;margin:0 0 6px}h1 small{font-weight:normal;color:#666}\
 pre.fail{background:#fff0f0;border:1px solid #d33;padding:6px;margin:4px 0;white-space:pre-wrap}\
 p.pass{color:#080;font-weight:bold}.legend{color:#444}.k{margin-right:8px}\
 #detail{position:sticky;top:0;background:#ffffe8;border:1px solid #cc9;padding:6px;min-height:34px;z-index:2}\
-#lanes{overflow:auto;border:1px solid #ccc;max-height:78vh}\
+#frame{display:flex;overflow-y:auto;border:1px solid #ccc;max-height:78vh}\
+#names{flex:none;border-right:1px solid #ccc}#lanes{overflow-x:auto;flex:1}\
 text.lane{font:11px monospace;fill:#333}text.tick{font:10px monospace;fill:#666}\
 line.gap{stroke:#999;stroke-dasharray:4 3}line.arrow{stroke:#3366cc;stroke-width:1.2;opacity:.7}\
 rect.violated{fill:#ff3333;opacity:.18}\
