@@ -97,7 +97,8 @@ pub struct Story<'a> {
 /// Follows the names in `seed_text` (the violation's expected and seen
 /// texts) through the trace: every task whose events mention one of them
 /// is involved, and the names its events mention are followed in turn
-/// (twice), so a process id leads to the request that started it, its exit
+/// (twice; a `resume` line, which lists every task that ran meanwhile, is
+/// context and not a lead), so a process id leads to the request that started it, its exit
 /// task and its simulated process, and a request leads to its connection.
 pub fn story<'a>(events: &'a [Event], seed_text: &str) -> Story<'a> {
     let mut keys: BTreeSet<String> = names_in(seed_text).into_iter().collect();
@@ -106,14 +107,12 @@ pub fn story<'a>(events: &'a [Event], seed_text: &str) -> Story<'a> {
         let mut found = Vec::new();
         for e in events {
             let task = e.task.as_deref();
-            let named = keys.iter().any(|k| mentions(&e.detail, k));
+            let named = e.kind != "resume" && keys.iter().any(|k| mentions(&e.detail, k));
             let own = task.is_some_and(|t| tasks.contains(t) || keys.contains(t));
             if named || own {
                 if let Some(t) = task {
                     found.push(t.to_string());
                 }
-                // A resume lists every task that ran meanwhile: context,
-                // not a lead to follow.
                 if e.kind != "resume" {
                     found.extend(names_in(&e.detail));
                 }
@@ -159,7 +158,7 @@ pub fn story<'a>(events: &'a [Event], seed_text: &str) -> Story<'a> {
     let mut picked = Vec::new();
     for e in events {
         let own = e.task.as_deref().is_some_and(|t| tasks.contains(t));
-        let named = !focused && keys.iter().any(|k| mentions(&e.detail, k));
+        let named = !focused && e.kind != "resume" && keys.iter().any(|k| mentions(&e.detail, k));
         let always = matches!(e.kind.as_str(), "violation" | "fault");
         if own || named || always {
             if let Some(t) = e.task.as_deref()

@@ -174,9 +174,14 @@ impl Outcome {
             _ => String::new(),
         };
         let mut text = text;
-        for line in &self.pending {
-            text.push(' ');
-            text.push_str(line);
+        // A hang has no violation text to follow: what was open is the lead.
+        let hung =
+            matches!(&self.failure, Some(Failure::Violation(v)) if v.invariant == RUN_COMPLETES);
+        if hung {
+            for line in &self.pending {
+                text.push(' ');
+                text.push_str(line);
+            }
         }
         let story = explain::story(&self.events, &text);
         if story.tasks.is_empty() {
