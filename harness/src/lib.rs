@@ -10,8 +10,10 @@
 
 pub mod agent_host;
 pub mod clock;
+pub mod explain;
 pub mod fault;
 pub mod host;
+pub mod html;
 pub mod ids;
 pub mod invariant;
 pub mod model;
@@ -22,6 +24,7 @@ pub mod scenario;
 pub mod sched;
 pub mod seed;
 pub mod selftest;
+pub mod shrink;
 pub mod sim_exec;
 pub mod sim_fs;
 pub mod sim_scanner;

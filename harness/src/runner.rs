@@ -3,8 +3,9 @@
 //! The runner owns everything a run installs on the simulation thread (the
 //! yield-point scheduler, the host tracker, panic capture) and removes it
 //! afterwards, so runs on one thread never leak into each other. A panic
-//! anywhere, a violated invariant and a turmoil error (a host failed, the
-//! run did not finish in time) are all failures.
+//! anywhere, a violated invariant and a turmoil error (a host failed) are
+//! all failures; a run that does not finish in its simulated time violates
+//! the invariant [`RUN_COMPLETES`], and its report lists what was pending.
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -13,17 +14,28 @@ use std::time::Duration;
 
 use sim_hooks::BugSet;
 
+use crate::explain;
 use crate::host::HostTracker;
 use crate::invariant::{Invariants, Violation};
 use crate::panics::Capture;
 use crate::scenario::Scenario;
-use crate::sched::{Coverage, Scheduler};
+use crate::sched::{Choice, Coverage, Schedule, Scheduler};
 use crate::seed::{Seed, stream};
 use crate::trace::{self, Event, Trace};
 use crate::world::SimWorld;
 
-/// How many events a failure report shows.
+/// How many events a failure report shows when it cannot tell which
+/// tasks are involved.
 pub const REPORT_EVENTS: usize = 40;
+
+/// How many open items a failure report lists.
+const MAX_PENDING: usize = 20;
+
+/// The invariant a run breaks by not finishing within its simulated time.
+pub const RUN_COMPLETES: &str = "run-completes";
+
+/// The prefix of turmoil's error for a run that did not finish.
+const TURMOIL_TIMEOUT: &str = "Ran for duration";
 
 /// Why a run failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +75,8 @@ pub struct Repro {
     pub scenario: String,
     pub seed: Seed,
     pub bugs: BugSet,
+    /// The schedule file the run replayed, if any.
+    pub schedule: Option<String>,
 }
 
 impl fmt::Display for Repro {
@@ -74,6 +88,9 @@ impl fmt::Display for Repro {
         )?;
         for bug in self.bugs.iter() {
             write!(f, " --bug {bug}")?;
+        }
+        if let Some(file) = &self.schedule {
+            write!(f, " --schedule {file}")?;
         }
         Ok(())
     }
@@ -91,6 +108,13 @@ pub struct Outcome {
     /// Simulated time the run took.
     pub sim_time: Duration,
     pub trace_hash: u64,
+    /// Every yield-point decision, in hit order (what `shrink` reduces).
+    pub choices: Vec<Choice>,
+    /// What was still open when the run was stopped (requests, connections,
+    /// processes); filled for a failed run.
+    pub pending: Vec<String>,
+    /// The schedule file this run replayed (for the repro command).
+    pub schedule_file: Option<String>,
 }
 
 impl Outcome {
@@ -103,10 +127,12 @@ impl Outcome {
             scenario: self.scenario.to_string(),
             seed: self.seed,
             bugs: self.bugs.clone(),
+            schedule: self.schedule_file.clone(),
         }
     }
 
-    /// The failure report: what broke, the last events, the repro command.
+    /// The failure report: what broke, what was pending if the run never
+    /// finished, the events of the tasks involved, the repro command.
     /// Empty for a passing run.
     pub fn report(&self) -> String {
         let Some(failure) = &self.failure else {
@@ -118,27 +144,103 @@ impl Outcome {
         } else {
             format!(" (bugs: {})", bugs.join(", "))
         };
-        format!(
-            "FAIL {} seed {}{bugs}\n{failure}\nlast {} events:\n{}repro: {}\n",
-            self.scenario,
-            self.seed,
-            REPORT_EVENTS.min(self.events.len()),
-            trace::timeline(&self.events, REPORT_EVENTS),
-            self.repro()
-        )
+        let mut out = format!(
+            "FAIL {} seed {}{bugs}\n{failure}\n",
+            self.scenario, self.seed
+        );
+        if !self.pending.is_empty() {
+            out.push_str("open when the run was stopped:\n");
+            for line in self.pending.iter().take(MAX_PENDING) {
+                out.push_str(&format!("  {line}\n"));
+            }
+            if self.pending.len() > MAX_PENDING {
+                out.push_str(&format!(
+                    "  ... {} more\n",
+                    self.pending.len() - MAX_PENDING
+                ));
+            }
+        }
+        out.push_str(&self.story());
+        out.push_str(&format!("repro: {}\n", self.repro()));
+        out
     }
+
+    /// The events of the tasks the failure involves (or the last
+    /// [`REPORT_EVENTS`] when no task can be told).
+    fn story(&self) -> String {
+        let text = match &self.failure {
+            Some(Failure::Violation(v)) => format!("{} {}", v.expected, v.seen),
+            Some(Failure::Panic(p)) => p.clone(),
+            _ => String::new(),
+        };
+        let mut text = text;
+        // A hang has no violation text to follow: what was open is the lead.
+        let hung =
+            matches!(&self.failure, Some(Failure::Violation(v)) if v.invariant == RUN_COMPLETES);
+        if hung {
+            for line in &self.pending {
+                text.push(' ');
+                text.push_str(line);
+            }
+        }
+        let story = explain::story(&self.events, &text);
+        if story.tasks.is_empty() {
+            return format!(
+                "last {} events:\n{}",
+                REPORT_EVENTS.min(self.events.len()),
+                trace::timeline(&self.events, REPORT_EVENTS)
+            );
+        }
+        let shown = story.events.len().min(explain::MAX_EVENTS);
+        let skipped = story.events.len() - shown;
+        let mut out = format!("tasks involved: {}\n", story.tasks.join(", "));
+        out.push_str(&format!(
+            "their events ({} of {} in the run; --trace or --html for all):\n",
+            story.events.len(),
+            self.events.len()
+        ));
+        if skipped > 0 {
+            out.push_str(&format!("  ... {skipped} earlier events of these tasks\n"));
+        }
+        out.push_str(&trace::lines(&story.events[skipped..]));
+        out
+    }
+}
+
+/// How to run a seed beyond the scenario, seed and switches.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Fixed yield decisions instead of the seeded ones.
+    pub schedule: Option<Schedule>,
+    /// Where that schedule was read from (named in the repro command).
+    pub schedule_file: Option<String>,
 }
 
 /// Runs `seed` of `scenario` with `bugs` on the current thread.
 pub fn run(scenario: &dyn Scenario, seed: Seed, bugs: &BugSet) -> Outcome {
+    run_with(scenario, seed, bugs, &RunOptions::default())
+}
+
+/// [`run`] with options (a fixed schedule).
+pub fn run_with(
+    scenario: &dyn Scenario,
+    seed: Seed,
+    bugs: &BugSet,
+    options: &RunOptions,
+) -> Outcome {
     let trace = Trace::new();
     let invariants = Invariants::new(trace.clone());
     let config = scenario.config();
-    let scheduler = Rc::new(Scheduler::new(
+    let mut scheduler = Scheduler::new(
         config.sched.clone(),
         seed.rng(stream::YIELDS),
         trace.clone(),
-    ));
+    );
+    if let Some(schedule) = &options.schedule {
+        scheduler = scheduler.scripted(schedule.clone());
+    }
+    let scheduler = Rc::new(scheduler);
+    sim_hooks::watch_polls(false);
     let capture = Capture::start();
     let ended = catch_unwind(AssertUnwindSafe(|| {
         let _hosts = HostTracker::install();
@@ -159,13 +261,44 @@ pub fn run(scenario: &dyn Scenario, seed: Seed, bugs: &BugSet) -> Outcome {
         Ok(end) => (end.elapsed, end.error),
         Err(_) => (trace.world_time(), None),
     };
+    sim_hooks::watch_polls(false);
+    let mut pending = Vec::new();
     let failure = if let Some(first) = panics.into_iter().next() {
         Some(Failure::Panic(first))
     } else if let Some(v) = invariants.first() {
         Some(Failure::Violation(v))
     } else {
-        sim_error.map(Failure::Sim)
+        match sim_error {
+            Some(e) if e.starts_with(TURMOIL_TIMEOUT) => {
+                pending = explain::pending(&trace.events());
+                let seen = format!(
+                    "still running when stopped at {:.3}s ({} open item{} below)",
+                    sim_time.as_secs_f64(),
+                    pending.len(),
+                    if pending.len() == 1 { "" } else { "s" }
+                );
+                let expected = format!(
+                    "every client finishes within {:.0}s of simulated time",
+                    config.duration.as_secs_f64()
+                );
+                trace.record_at(
+                    sim_time,
+                    trace::WORLD,
+                    "violation",
+                    format!("{RUN_COMPLETES}: expected {expected}, seen {seen}"),
+                );
+                Some(Failure::Violation(Violation {
+                    invariant: RUN_COMPLETES.to_string(),
+                    expected,
+                    seen,
+                }))
+            }
+            other => other.map(Failure::Sim),
+        }
     };
+    if failure.is_some() && pending.is_empty() {
+        pending = explain::pending(&trace.events());
+    }
     let events = trace.events();
     Outcome {
         scenario: scenario.name(),
@@ -175,6 +308,9 @@ pub fn run(scenario: &dyn Scenario, seed: Seed, bugs: &BugSet) -> Outcome {
         trace_hash: trace::hash(&events),
         events,
         coverage: scheduler.coverage(),
+        choices: scheduler.choices(),
+        pending,
+        schedule_file: options.schedule_file.clone(),
         sim_time,
     }
 }
@@ -245,7 +381,7 @@ mod tests {
     }
 
     #[test]
-    fn a_host_error_and_an_unfinished_run_are_simulation_failures() {
+    fn a_host_error_is_a_simulation_failure_and_an_unfinished_run_breaks_run_completes() {
         let o = outcome(|w| w.client("c", async { Err("refused".into()) }));
         assert!(
             matches!(&o.failure, Some(Failure::Sim(e)) if e.contains("refused")),
@@ -259,9 +395,14 @@ mod tests {
             })
         });
         assert!(
-            matches!(&o.failure, Some(Failure::Sim(e)) if e.contains("Ran for duration")),
+            matches!(&o.failure, Some(Failure::Violation(v)) if v.invariant == RUN_COMPLETES),
             "{:?}",
             o.failure
+        );
+        let report = o.report();
+        assert!(
+            report.contains("invariant violated: run-completes\n  expected: every client finishes within 2s of simulated time\n"),
+            "{report}"
         );
     }
 

@@ -5,10 +5,19 @@
 //! what lets another task run between two reads that real preemption could
 //! separate. The scheduler also counts hits per named point (coverage),
 //! counts known-bug branches taken, and records all of it in the trace.
+//!
+//! Every decision that lets others run is followed by a `resume` event
+//! naming the tasks of the same host that ran meanwhile: that is what raced
+//! with the yielding task. A [`Schedule`] replaces the seeded draws with a
+//! fixed list (hits it does not name pass), which is how `agentsim shrink`
+//! replays a failure with fewer decisions.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use futures::future::BoxFuture;
 use rand::Rng;
@@ -56,11 +65,58 @@ pub enum Decision {
 }
 
 impl Decision {
-    fn describe(self) -> String {
+    /// `pass`, `yield xN` or `sleep Nms`: the trace's and the schedule
+    /// file's spelling (parsed back by [`Decision::parse`]).
+    pub fn describe(self) -> String {
         match self {
             Decision::Pass => "pass".to_string(),
             Decision::Yield(n) => format!("yield x{n}"),
             Decision::Sleep(d) => format!("sleep {}ms", d.as_millis()),
+        }
+    }
+
+    /// Reads [`Decision::describe`]'s spelling back.
+    pub fn parse(text: &str) -> Option<Decision> {
+        let text = text.trim();
+        if text == "pass" {
+            return Some(Decision::Pass);
+        }
+        if let Some(n) = text.strip_prefix("yield x") {
+            return n.parse().ok().filter(|n| *n > 0).map(Decision::Yield);
+        }
+        let ms = text.strip_prefix("sleep ")?.strip_suffix("ms")?;
+        ms.parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(|n| Decision::Sleep(Duration::from_millis(n)))
+    }
+}
+
+/// One decision the scheduler made: which hit (0-based, in run order), at
+/// which point, what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub hit: u64,
+    pub point: &'static str,
+    pub decision: Decision,
+}
+
+/// A fixed list of decisions by hit number; every hit it does not name
+/// passes. Replaces the seeded draws (the rest of the seed still applies).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Schedule {
+    pub decisions: BTreeMap<u64, Decision>,
+}
+
+impl Schedule {
+    /// The non-pass choices of a run, as a schedule.
+    pub fn from_choices(choices: &[Choice]) -> Schedule {
+        Schedule {
+            decisions: choices
+                .iter()
+                .filter(|c| c.decision != Decision::Pass)
+                .map(|c| (c.hit, c.decision))
+                .collect(),
         }
     }
 }
@@ -109,11 +165,40 @@ impl Coverage {
     }
 }
 
+/// A yield that let others run and has not resumed yet.
+struct Outstanding {
+    id: u64,
+    host: Option<Arc<str>>,
+    task: Option<Arc<str>>,
+    ran: Vec<Arc<str>>,
+}
+
+/// The yields waiting to resume, shared with their resume futures.
+#[derive(Clone, Default)]
+struct Waiting(Arc<Mutex<Vec<Outstanding>>>);
+
+impl Waiting {
+    fn resume(&self, id: u64) -> Option<Outstanding> {
+        let mut list = self.0.lock();
+        let index = list.iter().position(|o| o.id == id)?;
+        let done = list.remove(index);
+        if list.is_empty() {
+            sim_hooks::watch_polls(false);
+        }
+        Some(done)
+    }
+}
+
 /// The seeded scheduler; install it with [`sim_hooks::install`].
 pub struct Scheduler {
     config: SchedConfig,
     rng: RefCell<ChaCha8Rng>,
+    script: Option<Schedule>,
+    hits: Cell<u64>,
+    choices: RefCell<Vec<Choice>>,
     coverage: RefCell<Coverage>,
+    ids: RefCell<BTreeMap<&'static str, u64>>,
+    waiting: Waiting,
     trace: Trace,
 }
 
@@ -122,29 +207,81 @@ impl Scheduler {
         Scheduler {
             config,
             rng: RefCell::new(rng),
+            script: None,
+            hits: Cell::new(0),
+            choices: RefCell::new(Vec::new()),
             coverage: RefCell::new(Coverage::default()),
+            ids: RefCell::new(BTreeMap::new()),
+            waiting: Waiting::default(),
             trace,
         }
+    }
+
+    /// Takes decisions from `schedule` instead of the seeded draws.
+    pub fn scripted(mut self, schedule: Schedule) -> Self {
+        self.script = Some(schedule);
+        self
     }
 
     pub fn coverage(&self) -> Coverage {
         self.coverage.borrow().clone()
     }
 
+    /// Every decision so far, in hit order.
+    pub fn choices(&self) -> Vec<Choice> {
+        self.choices.borrow().clone()
+    }
+
     /// Decides for one hit of `name`, counting and recording it. Public so
     /// harness-side code (not only the agent's macro) can add yield points.
-    pub fn hit(&self, name: &str) -> Decision {
-        let decision = self.config.decide(&mut self.rng.borrow_mut());
+    pub fn hit(&self, name: &'static str) -> Decision {
+        let hit = self.hits.get();
+        self.hits.set(hit + 1);
+        let decision = match &self.script {
+            Some(script) => script
+                .decisions
+                .get(&hit)
+                .copied()
+                .unwrap_or(Decision::Pass),
+            None => self.config.decide(&mut self.rng.borrow_mut()),
+        };
+        self.choices.borrow_mut().push(Choice {
+            hit,
+            point: name,
+            decision,
+        });
         *self
             .coverage
             .borrow_mut()
             .yield_hits
             .entry(name.to_string())
             .or_default() += 1;
-        self.trace
-            .record("yield", format!("{name}: {}", decision.describe()));
+        let verb = match decision {
+            Decision::Pass => "pass (no other task runs here)".to_string(),
+            other => format!("{}: other tasks may run", other.describe()),
+        };
+        self.trace.record("yield", format!("#{hit} {name}: {verb}"));
         decision
     }
+}
+
+/// Appends the simulated host behind the address in `... from IP:PORT`,
+/// so the trace says which client opened a connection.
+fn name_peer(detail: String) -> String {
+    let host = detail
+        .rsplit_once(" from ")
+        .and_then(|(_, addr)| addr.parse::<std::net::SocketAddr>().ok())
+        .filter(|_| turmoil::sim_elapsed().is_some())
+        .and_then(|addr| turmoil::reverse_lookup(addr.ip()));
+    match host {
+        Some(host) => format!("{detail} (host {host})"),
+        None => detail,
+    }
+}
+
+fn names(list: &[Arc<str>]) -> String {
+    let names: Vec<&str> = list.iter().map(|n| &**n).collect();
+    names.join(", ")
 }
 
 /// Carries out a decision on the current (simulated) runtime.
@@ -162,7 +299,47 @@ pub async fn perform(decision: Decision) {
 
 impl SimHook for Scheduler {
     fn yield_point(&self, name: &'static str) -> BoxFuture<'static, ()> {
-        Box::pin(perform(self.hit(name)))
+        let decision = self.hit(name);
+        if decision == Decision::Pass {
+            return Box::pin(std::future::ready(()));
+        }
+        let id = self.hits.get() - 1;
+        self.waiting.0.lock().push(Outstanding {
+            id,
+            host: crate::host::current(),
+            task: sim_hooks::current_task(),
+            ran: Vec::new(),
+        });
+        sim_hooks::watch_polls(true);
+        let waiting = self.waiting.clone();
+        let trace = self.trace.clone();
+        Box::pin(async move {
+            perform(decision).await;
+            if let Some(done) = waiting.resume(id) {
+                let meanwhile = if done.ran.is_empty() {
+                    "no other task of this host ran".to_string()
+                } else {
+                    format!("meanwhile ran: {}", names(&done.ran))
+                };
+                trace.record("resume", format!("#{id} {name}: {meanwhile}"));
+            }
+        })
+    }
+
+    fn next_id(&self, kind: &'static str) -> u64 {
+        let mut ids = self.ids.borrow_mut();
+        let n = ids.entry(kind).or_default();
+        *n += 1;
+        *n
+    }
+
+    fn task_polled(&self, label: &Arc<str>) {
+        let host = crate::host::current();
+        for o in self.waiting.0.lock().iter_mut() {
+            if o.host == host && o.task.as_ref() != Some(label) && !o.ran.contains(label) {
+                o.ran.push(label.clone());
+            }
+        }
     }
 
     fn bug_taken(&self, bug: Bug) {
@@ -172,10 +349,16 @@ impl SimHook for Scheduler {
             .bugs_taken
             .entry(bug.name().to_string())
             .or_default() += 1;
-        self.trace.record("bug_taken", bug.name());
+        self.trace
+            .record("bug_taken", format!("{}: {}", bug.name(), bug.summary()));
     }
 
     fn event(&self, kind: &'static str, detail: String) {
+        let detail = if kind == "http.accepted" {
+            name_peer(detail)
+        } else {
+            detail
+        };
         self.trace.record(kind, detail);
     }
 }

@@ -354,7 +354,7 @@ impl Group {
         self.observe(ExecEvent::Wrote(data));
         self.trace.record(
             "exec.write",
-            format!("{:?} +{} bytes", self.command, data.len()),
+            format!("`{}` wrote {} bytes", self.command, data.len()),
         );
     }
 
@@ -375,7 +375,7 @@ impl Group {
         drop(st);
         self.trace.record(
             "exec.exit",
-            format!("{:?} {label}: {status:?}", self.command),
+            format!("`{}` {label}: {}", self.command, describe_status(&status)),
         );
         if member == 0 {
             self.observe(ExecEvent::ShellExited(&status));
@@ -383,7 +383,10 @@ impl Group {
         // The shell's SIGCHLD wakes the reaper before the manager's wait is
         // woken: whichever the scheduler runs first collects the status.
         if member == 0 && self.bugs.is_on(Bug::ReaperSteals) {
-            tokio::spawn(reap_everything(self.clone()));
+            tokio::spawn(sim_hooks::task(
+                || "reaper".to_string(),
+                reap_everything(self.clone()),
+            ));
         }
         self.changed.send_modify(|n| *n += 1);
     }
@@ -420,7 +423,14 @@ impl Group {
             st.members.len() - 1
         };
         let group = self.clone();
-        let task = tokio::spawn(async move { run_member(group, index, script).await });
+        let name = format!(
+            "proc `{}` {}",
+            self.command,
+            self.lock().members[index].label
+        );
+        let task = tokio::spawn(sim_hooks::task(move || name, async move {
+            run_member(group, index, script).await
+        }));
         let mut st = self.lock();
         if let Some(m) = st.members.get_mut(index)
             && m.status.is_none()
@@ -445,7 +455,7 @@ async fn reap_everything(group: Arc<Group>) {
     if stole && take_bug(&group.bugs, Bug::ReaperSteals) {
         group.trace.record(
             "exec.reaper",
-            format!("{:?} sh: status stolen", group.command),
+            format!("`{}` sh: exit status stolen by the reaper", group.command),
         );
     }
 }
@@ -478,7 +488,14 @@ impl Exec for SimExec {
         let script = self.book.lookup(&spec);
         self.trace.record(
             "exec.spawn",
-            format!("{:?} in {:?}", spec.command, spec.workdir),
+            format!(
+                "`{}` in {}",
+                spec.command,
+                spec.workdir
+                    .as_deref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|| "the agent's directory".into())
+            ),
         );
         let group = Arc::new(Group {
             state: Mutex::new(GroupState {
@@ -501,6 +518,15 @@ impl Exec for SimExec {
             exit: Box::pin(exit),
             control: Arc::new(Control { group }),
         })
+    }
+}
+
+/// An exit status in words, for the trace.
+fn describe_status(status: &ExitStatus) -> String {
+    match status {
+        ExitStatus::Code(code) => format!("exited with code {code}"),
+        ExitStatus::Signaled(signal) => format!("killed by signal {signal}"),
+        ExitStatus::WaitError(error) => format!("wait failed: {error}"),
     }
 }
 
@@ -553,7 +579,7 @@ async fn reaped_and_drained(group: &Group, wait_delay: Duration) -> ExitStatus {
         group.lock().pipe_closed = true;
         group.trace.record(
             "exec.wait_delay",
-            format!("{:?} pipe force-closed", group.command),
+            format!("`{}` pipe force-closed after the wait delay", group.command),
         );
         if status == ExitStatus::Code(0) {
             return ExitStatus::WaitError("exec: WaitDelay expired before I/O complete".into());
@@ -580,7 +606,7 @@ impl ProcessControl for Control {
         self.group.trace.record(
             "exec.signal",
             format!(
-                "{:?} {} -> {} live",
+                "`{}` {} -> {} live members",
                 self.group.command,
                 signal.wire_name(),
                 targets.len()
@@ -607,7 +633,7 @@ impl ProcessControl for Control {
     fn kill_direct(&self) {
         self.group.trace.record(
             "exec.signal",
-            format!("{:?} kill shell only", self.group.command),
+            format!("`{}` kill shell only", self.group.command),
         );
         self.group.end(0, ExitStatus::Signaled(SIGKILL));
     }

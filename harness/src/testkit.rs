@@ -46,14 +46,15 @@ fn jobs() -> usize {
 /// Runs one seed verbosely: timeline to stderr, trace file if asked.
 pub fn replay(scenario: &dyn Scenario, seed: Seed, bugs: &BugSet) -> Outcome {
     let outcome = runner::run(scenario, seed, bugs);
+    eprint!("{}", trace::timeline(&outcome.events, usize::MAX));
     eprintln!(
-        "replay {} seed {seed}: {} ({} events, trace hash {:016x})",
+        "{SIM_SEED}={seed}: {} with {}: {} ({} events, trace hash {:016x})",
         scenario.name(),
+        switches(bugs),
         if outcome.passed() { "pass" } else { "FAIL" },
         outcome.events.len(),
         outcome.trace_hash
     );
-    eprint!("{}", trace::timeline(&outcome.events, usize::MAX));
     if let Ok(path) = std::env::var(SIM_TRACE) {
         let written = std::fs::File::create(&path)
             .and_then(|f| trace::write_json_lines(&outcome.events, std::io::BufWriter::new(f)));
@@ -114,16 +115,21 @@ pub fn check_passes(scenario: &dyn Scenario, seeds: Range<u64>) {
 /// The one line saying what a `SIM_SEED` replay runs and expects, so a
 /// replayed test's output names its seed and switches.
 fn announce(scenario: &dyn Scenario, seed: Seed, bugs: &BugSet, expecting: &str) {
+    eprintln!(
+        "{SIM_SEED}={seed}: replaying {} with {}, expecting {expecting}",
+        scenario.name(),
+        switches(bugs)
+    );
+}
+
+/// "no bug switches" or "bug switches a,b".
+fn switches(bugs: &BugSet) -> String {
     let names: Vec<&str> = bugs.iter().map(|b| b.name()).collect();
-    let switches = if names.is_empty() {
+    if names.is_empty() {
         "no bug switches".to_string()
     } else {
         format!("bug switches {}", names.join(","))
-    };
-    eprintln!(
-        "{SIM_SEED}={seed}: replaying {} with {switches}, expecting {expecting}",
-        scenario.name()
-    );
+    }
 }
 
 /// With `bug` on, some seed below `budget` fails, and failing again with

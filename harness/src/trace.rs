@@ -1,6 +1,8 @@
-//! The trace: every run's event log (sim time, host, kind, detail).
+//! The trace: every run's event log (sim time, host, task, kind, detail).
 //!
-//! Yield-point decisions, known-bug branches taken, agent events, simulated
+//! The task is the request or background task whose code recorded the event
+//! (`req3`, `conn2`, `exit 1fced053`; see [`sim_hooks::task`]), empty when
+//! none is known. Yield-point decisions, known-bug branches taken, agent events, simulated
 //! process activity, faults and the scenario's own steps all land here, in
 //! the order they happened. The same seed must give a byte-identical trace
 //! ([`hash`]); a violation prints the tail ([`timeline`]); `--trace
@@ -27,12 +29,19 @@ pub struct Event {
     pub at: Duration,
     #[serde(serialize_with = "as_str")]
     pub host: Arc<str>,
+    /// The task that recorded it (`None`: not inside a labelled task).
+    #[serde(serialize_with = "as_opt_str")]
+    pub task: Option<Arc<str>>,
     pub kind: String,
     pub detail: String,
 }
 
 fn as_str<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(v)
+}
+
+fn as_opt_str<S: serde::Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.as_deref().unwrap_or(""))
 }
 
 fn as_nanos<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -50,10 +59,11 @@ impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:>4}.{:06}s  {:<8} {:<18} {}",
+            "{:>4}.{:06}s  {:<8} {:<14} {:<18} {}",
             self.at.as_secs(),
             self.at.subsec_micros(),
             self.host,
+            self.task.as_deref().unwrap_or("-"),
             self.kind,
             self.detail
         )
@@ -83,7 +93,13 @@ impl Trace {
     pub fn record(&self, kind: impl Into<String>, detail: impl Into<String>) {
         let host = crate::host::current().unwrap_or_else(|| Arc::from(WORLD));
         let at = turmoil::sim_elapsed().unwrap_or_else(|| self.world_time());
-        self.record_at(at, host, kind, detail);
+        self.lock().push(Event {
+            at,
+            host,
+            task: sim_hooks::current_task(),
+            kind: kind.into(),
+            detail: detail.into(),
+        });
     }
 
     /// Records an event with an explicit time and host.
@@ -97,6 +113,7 @@ impl Trace {
         self.lock().push(Event {
             at,
             host: host.into(),
+            task: None,
             kind: kind.into(),
             detail: detail.into(),
         });
@@ -147,6 +164,15 @@ pub fn write_json_lines(events: &[Event], mut out: impl Write) -> io::Result<()>
     out.flush()
 }
 
+/// The events as text, one per line.
+pub fn lines(events: &[&Event]) -> String {
+    let mut out = String::new();
+    for e in events {
+        out.push_str(&format!("  {e}\n"));
+    }
+    out
+}
+
 /// The last `n` events, one per line, with the count of earlier ones.
 pub fn timeline(events: &[Event], n: usize) -> String {
     let skip = events.len().saturating_sub(n);
@@ -178,6 +204,7 @@ mod tests {
         Event {
             at: Duration::from_millis(ms),
             host: Arc::from("agent"),
+            task: Some(Arc::from("req1")),
             kind: kind.to_string(),
             detail: "d".to_string(),
         }
@@ -189,7 +216,7 @@ mod tests {
         write_json_lines(&[ev(1500, "yield")], &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "{\"t_ns\":1500000000,\"host\":\"agent\",\"kind\":\"yield\",\"detail\":\"d\"}\n"
+            "{\"t_ns\":1500000000,\"host\":\"agent\",\"task\":\"req1\",\"kind\":\"yield\",\"detail\":\"d\"}\n"
         );
     }
 
@@ -208,7 +235,7 @@ mod tests {
         let text = timeline(&events, 40);
         assert!(text.starts_with("  ... 10 earlier events\n"), "{text}");
         assert_eq!(text.lines().count(), 41);
-        assert!(text.contains("   0.049000s  agent"), "{text}");
+        assert!(text.contains("   0.049000s  agent    req1"), "{text}");
     }
 
     #[test]

@@ -136,7 +136,7 @@ async fn drive(
         for (w, offset) in job.waiters.iter().copied().enumerate() {
             let (conn, inv, trace) = (conn.clone(), inv.clone(), trace.clone());
             let (id, expected) = (id.clone(), expected.clone());
-            let who = format!("{} waiter {w}", job.command);
+            let who = format!("{} ({id}) waiter {w}", job.command);
             tasks.push(tokio::spawn(async move {
                 tokio::time::sleep_until(offset_by(exits_at, offset)).await;
                 let sent = now();
@@ -149,8 +149,11 @@ async fn drive(
                             WAITER_WAKES_PROMPTLY,
                             format!("{who}: an answer within {slack:?} of the exit"),
                             format!(
-                                "none {PATIENCE:?} after sending at {sent:?} (exit at {:?})",
-                                exit_time(&trace, &id)
+                                "none {PATIENCE:?} after sending at {sent:?} ({})",
+                                match exit_time(&trace, &id) {
+                                    Some(at) => format!("the agent published the exit at {at:?}"),
+                                    None => "the agent never published the exit".to_string(),
+                                }
                             ),
                         );
                     }

@@ -225,10 +225,14 @@ impl FinalResult {
         truncated: &Option<Truncation>,
         exit_code: Option<i32>,
     ) -> String {
-        format!(
-            "{} output bytes, truncated {:?}, exit {exit_code:?}",
-            output.len(),
-            truncated.as_ref().map(|t| t.original_bytes)
-        )
+        let truncated = match truncated {
+            Some(t) => format!("truncated from {} bytes", t.original_bytes),
+            None => "not truncated".to_string(),
+        };
+        let exit = match exit_code {
+            Some(code) => format!("exit code {code}"),
+            None => "still running".to_string(),
+        };
+        format!("{} output bytes, {truncated}, {exit}", output.len())
     }
 }

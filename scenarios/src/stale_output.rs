@@ -97,7 +97,7 @@ async fn drive(
         trace.record("client.started", format!("{command}: {id}"));
         for (p, gaps) in polls.into_iter().enumerate() {
             let (conn, inv, exp, id) = (conn.clone(), inv.clone(), exp.clone(), id.clone());
-            let who = format!("{command} poller {p}");
+            let who = format!("{command} ({id}) poller {p}");
             tasks.push(tokio::spawn(async move {
                 for gap in gaps {
                     match conn
@@ -114,10 +114,11 @@ async fn drive(
             }));
         }
         let (c, i, e) = (conn.clone(), inv.clone(), exp.clone());
+        let waiter = format!("{command} ({id}) waiter");
         tasks.push(tokio::spawn(async move {
             match c.process_output(&id, OutputOptions { wait: true }).await {
                 Ok(r) => {
-                    let done = check(&i, &e, "waiter", &r);
+                    let done = check(&i, &e, &waiter, &r);
                     i.check(
                         WAIT_RETURNS_FINAL,
                         done,

@@ -52,10 +52,33 @@ fn list_prints_one_tab_separated_line_per_registered_scenario() {
 fn bugs_lists_every_switch_with_the_scenarios_that_catch_it() {
     let out = agentsim(&["bugs"]).success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    let names: Vec<&str> = text.lines().filter_map(|l| l.split('\t').next()).collect();
+    let names: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("  "))
+        .filter_map(|l| l.split('\t').next())
+        .collect();
     let all: Vec<&str> = agent::Bug::ALL.iter().map(|b| b.name()).collect();
     assert_eq!(names, all);
-    assert!(text.lines().all(|l| l.split('\t').count() == 2), "{text}");
+    let switch_lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("  ")).collect();
+    assert!(
+        switch_lines.iter().all(|l| l.split('\t').count() == 2),
+        "{text}"
+    );
+    for bug in agent::Bug::ALL {
+        assert!(
+            text.contains(&format!("\n  {}\n", bug.summary())),
+            "{bug}: {text}"
+        );
+    }
+    let catchers = scenarios::catalog::registered()
+        .iter()
+        .flat_map(|s| s.catches().iter().map(move |c| (s.name(), c.within)))
+        .count();
+    assert_eq!(text.matches("  caught by ").count(), catchers, "{text}");
+    assert!(
+        text.contains("  caught by stale-output within 64 seeds\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -116,7 +139,10 @@ fn a_violation_exits_one_with_the_report_and_repro_command() {
         .code(1)
         .stdout(
             predicate::str::contains("invariant violated: final-output-complete")
-                .and(predicate::str::contains("last 40 events:"))
+                .and(
+                    predicate::str::contains("last 40 events:")
+                        .or(predicate::str::contains("tasks involved: ")),
+                )
                 .and(predicate::str::ends_with(format!(
                     "repro: cargo run --release --bin agentsim -- run harness-selftest --seed {first} --bug stale-output-read\n",
                 ))),
@@ -158,7 +184,15 @@ fn bad_usage_exits_two_with_a_clear_error() {
         ));
     agentsim(&["run", "harness-selftest", "--seed", "12x"])
         .code(2)
-        .stderr(predicate::str::contains("invalid seed \"12x\""));
+        .stderr(predicate::str::contains("\"12x\" is not a seed"));
+    agentsim(&["run", "harness-selftest", "--seed", "-1"])
+        .code(2)
+        .stderr(predicate::str::contains(
+            "\"-1\" is not a seed: seeds are unsigned 64-bit integers",
+        ));
+    agentsim(&["sweep", "--seeds", "5..5"])
+        .code(2)
+        .stderr(predicate::str::contains("\"5..5\" contains no seed"));
     agentsim(&["run", "harness-selftest", "--seed", "1", "--bug", "nope"])
         .code(2)
         .stderr(predicate::str::contains("unknown bug switch \"nope\""));
@@ -279,4 +313,179 @@ fn fail_fast_stops_after_the_first_failure() {
         .unwrap();
     let ran = (first_selftest_failure() + 1).to_string();
     assert_eq!(row.split_whitespace().nth(1), Some(ran.as_str()), "{row}");
+}
+
+/// Runs `args` in `dir` (so bare file names land there).
+fn agentsim_in(dir: &std::path::Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("agentsim")
+        .expect("the agentsim binary is built")
+        .current_dir(dir)
+        .args(args)
+        .assert()
+}
+
+#[test]
+fn a_bare_trace_file_name_is_written_in_the_current_directory_and_is_byte_identical_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces: Vec<Vec<u8>> = ["a.jsonl", "b.jsonl"]
+        .iter()
+        .map(|name| {
+            agentsim_in(
+                dir.path(),
+                &["run", "stale-output", "--seed", "5", "--trace", name],
+            )
+            .success();
+            std::fs::read(dir.path().join(name)).unwrap()
+        })
+        .collect();
+    assert!(traces[0].len() > 1000);
+    assert!(
+        traces[0] == traces[1],
+        "the same seed gave different traces"
+    );
+    let text = String::from_utf8(traces[0].clone()).unwrap();
+    assert!(
+        text.contains("\"task\":\"req1\",\"kind\":\"http.request\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unwritable_junit_path_fails_before_the_sweep_starts() {
+    agentsim(&[
+        "sweep",
+        "--seeds",
+        "0..1000",
+        "--junit",
+        "/nonexistent-dir/junit.xml",
+    ])
+    .code(2)
+    .stderr(
+        predicate::str::starts_with("agentsim: error: cannot write /nonexistent-dir/junit.xml")
+            .and(predicate::str::contains("sweep:").not()),
+    );
+}
+
+#[test]
+fn a_sweep_prints_at_most_ten_fail_lines_per_scenario_and_counts_the_rest() {
+    let out = agentsim(&[
+        "sweep",
+        "harness-selftest",
+        "--seeds",
+        "0..300",
+        "--bug",
+        "stale-output-read",
+    ])
+    .code(1);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    let fails = stderr.lines().filter(|l| l.starts_with("FAIL ")).count();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("harness-selftest "))
+        .unwrap();
+    let failed: usize = row.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(failed > 10, "the check needs more than 10 failures: {row}");
+    assert_eq!(fails, 10, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "... and {} more failing seeds of harness-selftest",
+            failed - 10
+        )),
+        "{stderr}"
+    );
+}
+
+/// The first seed at which `stale-output` catches `stale-output-read`.
+fn first_stale_output_failure() -> u64 {
+    harness::testkit::check_catches(
+        &scenarios::stale_output::STALE_OUTPUT,
+        agent::Bug::StaleOutputRead,
+        64,
+    )
+    .0
+}
+
+#[test]
+fn shrink_writes_a_schedule_that_run_replays_and_html_draws_it() {
+    let seed = first_stale_output_failure().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = agentsim_in(
+        dir.path(),
+        &[
+            "shrink",
+            "stale-output",
+            "--seed",
+            &seed,
+            "--bug",
+            "stale-output-read",
+            "--out",
+            "s.schedule",
+            "--html",
+            "s.html",
+        ],
+    )
+    .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.contains("invariant violated: finished-answer-is-final"),
+        "{stdout}"
+    );
+    let replay = format!(
+        "replay: cargo run --release --bin agentsim -- run stale-output --seed {seed} --bug stale-output-read --schedule s.schedule\n"
+    );
+    assert!(stdout.ends_with(&replay), "{stdout}");
+    let schedule = std::fs::read_to_string(dir.path().join("s.schedule")).unwrap();
+    let decisions = schedule.lines().filter(|l| !l.starts_with('#')).count();
+    assert!((1..=5).contains(&decisions), "{schedule}");
+
+    agentsim_in(
+        dir.path(),
+        &[
+            "run",
+            "stale-output",
+            "--seed",
+            &seed,
+            "--bug",
+            "stale-output-read",
+            "--schedule",
+            "s.schedule",
+        ],
+    )
+    .code(1)
+    .stdout(
+        predicate::str::contains("invariant violated: finished-answer-is-final")
+            .and(predicate::str::ends_with("--schedule s.schedule\n")),
+    );
+
+    let html = std::fs::read_to_string(dir.path().join("s.html")).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("<svg"),
+        "{html}"
+    );
+    assert!(html.contains("class=\"violated\""), "no violation drawn");
+    for external in ["<script src", "<link", "https://", "@import"] {
+        assert!(!html.contains(external), "{external} in the page");
+    }
+}
+
+#[test]
+fn a_schedule_that_does_not_parse_is_bad_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.schedule"), "3 a.b yield\n").unwrap();
+    agentsim_in(
+        dir.path(),
+        &[
+            "run",
+            "stale-output",
+            "--seed",
+            "1",
+            "--schedule",
+            "bad.schedule",
+        ],
+    )
+    .code(2)
+    .stderr(predicate::str::contains(
+        "cannot read bad.schedule: line 1: expected `HIT POINT DECISION`",
+    ));
 }

@@ -112,18 +112,33 @@ impl FileLocks {
     ///
     /// Known-bug switch `unserialised-edits`: skip the locks, so two requests
     /// may both read the original and the later write drops the earlier edit.
-    pub async fn lock_all(
-        &self,
-        paths: &BTreeSet<PathBuf>,
-        bugs: &BugSet,
-    ) -> Vec<OwnedMutexGuard<()>> {
+    pub async fn lock_all(&self, paths: &BTreeSet<PathBuf>, bugs: &BugSet) -> Vec<PathLock> {
         if crate::bugs::take_bug(bugs, Bug::UnserialisedEdits) {
             return Vec::new();
         }
         let mut guards = Vec::with_capacity(paths.len());
         for path in paths {
-            guards.push(self.lock_for(path).lock_owned().await);
+            let guard = self.lock_for(path).lock_owned().await;
+            crate::sim::event("files.lock", || format!("acquired {}", path.display()));
+            guards.push(PathLock {
+                _guard: guard,
+                path: path.clone(),
+            });
         }
         guards
+    }
+}
+
+/// A held per-file lock; its release is traced under simulation.
+pub struct PathLock {
+    _guard: OwnedMutexGuard<()>,
+    path: PathBuf,
+}
+
+impl Drop for PathLock {
+    fn drop(&mut self) {
+        crate::sim::event("files.unlock", || {
+            format!("released {}", self.path.display())
+        });
     }
 }

@@ -207,6 +207,9 @@ pub async fn replace(
     data: Bytes,
 ) -> Result<(), WriteError> {
     let len = data.len();
+    crate::sim::event("files.write_start", || {
+        format!("{} ({len} bytes)", path.display())
+    });
     let temp = {
         let fs = files.fs.clone();
         let ids = files.ids.clone();

@@ -60,6 +60,17 @@ fn deadline_error() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "write deadline exceeded")
 }
 
+/// Traces a write refused because the deadline `at` has passed.
+fn trace_refused(at: Option<Instant>, what: &str) {
+    crate::sim::event("http.write_deadline", || {
+        let late = at.map(|at| Instant::now().saturating_duration_since(at));
+        format!(
+            "{what}: the write deadline (armed when the request's headers arrived) passed {:.3}s ago",
+            late.unwrap_or_default().as_secs_f64()
+        )
+    });
+}
+
 /// A stream whose writes fail once its connection's deadline has passed.
 pub struct DeadlineIo<I> {
     inner: I,
@@ -84,6 +95,7 @@ impl<I> DeadlineIo<I> {
     /// Fails if the deadline has passed; called before every write.
     fn check(&self) -> io::Result<()> {
         if self.deadline.expired() {
+            trace_refused(self.deadline.get(), "write refused");
             Err(deadline_error())
         } else {
             Ok(())
@@ -106,6 +118,7 @@ impl<I> DeadlineIo<I> {
             None => self.timer.insert(Box::pin(tokio::time::sleep_until(at))),
         };
         ready!(timer.as_mut().poll(cx));
+        trace_refused(Some(at), "pending write failed");
         Poll::Ready(deadline_error())
     }
 }
@@ -208,6 +221,13 @@ impl WriteDeadline {
         match &self.reach {
             Reach::Connection(conn) => {
                 conn.set(Some(at));
+                crate::sim::event("http.deadline_moved", || {
+                    let ahead = at.saturating_duration_since(Instant::now());
+                    format!(
+                        "write deadline moved to {:.3}s from now",
+                        ahead.as_secs_f64()
+                    )
+                });
                 Ok(())
             }
             Reach::HiddenByMiddleware => {

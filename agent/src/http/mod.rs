@@ -15,6 +15,7 @@ pub mod process;
 pub mod query;
 pub mod read_deadline;
 pub mod server;
+pub mod trace;
 
 use axum::Router;
 

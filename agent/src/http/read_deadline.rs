@@ -84,6 +84,9 @@ where
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => {
+                crate::sim::event("http.read_deadline", || {
+                    "request body not received in time: answering 408 and closing".to_string()
+                });
                 this.expired.set();
                 Poll::Ready(Some(Err(ReadTimedOut.into())))
             }

@@ -45,6 +45,7 @@ use tower::ServiceExt;
 
 use super::deadline::{ConnDeadline, DeadlineIo, WriteDeadline};
 use super::read_deadline::{ReadDeadlineBody, ReadExpired};
+use super::trace::RequestTag;
 use super::{ApiError, ChatContext};
 use crate::{Agent, Bug};
 
@@ -89,11 +90,16 @@ where
                     continue;
                 };
                 tracing::debug!(?addr, "accepted connection");
-                connections.spawn(serve_connection(
-                    Slotted { io, _slot: slot },
-                    agent.clone(),
-                    router.clone(),
-                    stop.clone(),
+                let conn = sim_hooks::next_id("connection");
+                crate::sim::event("http.accepted", || format!("conn{conn} from {addr:?}"));
+                connections.spawn(crate::sim::task(
+                    || format!("conn{conn}"),
+                    serve_connection(
+                        Slotted { io, _slot: slot },
+                        agent.clone(),
+                        router.clone(),
+                        stop.clone(),
+                    ),
                 ));
             }
         }
@@ -128,18 +134,51 @@ where
     let conn = builder.serve_connection(io, service).with_upgrades();
     let mut conn = std::pin::pin!(conn);
     let stopped = stop.cancelled();
+    let mut stopping = false;
     let result = tokio::select! {
         biased;
         result = conn.as_mut() => result,
         () = stopped => {
+            stopping = true;
             conn.as_mut().graceful_shutdown();
             conn.await
         }
     };
+    crate::sim::event("http.closed", || why_closed(&result, stopping));
     if let Err(error) = result {
         // A write after the deadline lands here: the connection is dropped
         // without a status line and the client sees an EOF.
         tracing::debug!(%error, "connection ended with an error");
+    }
+}
+
+/// Why a connection ended, in words (for the simulation trace).
+fn why_closed(result: &Result<(), hyper::Error>, stopping: bool) -> String {
+    let error = match result {
+        Ok(()) if stopping => return "closed: the server is shutting down".to_string(),
+        Ok(()) => return "closed: the client hung up (EOF) or asked to close".to_string(),
+        Err(e) => e,
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::TimedOut => {
+                    "closed: write deadline passed; dropped without a status line (the client sees EOF)"
+                        .to_string()
+                }
+                std::io::ErrorKind::ConnectionReset => "closed: reset by the client".to_string(),
+                _ => format!("closed: {io}"),
+            };
+        }
+        source = e.source();
+    }
+    if error.is_timeout() {
+        "closed: no request headers within the header read timeout".to_string()
+    } else if error.is_incomplete_message() {
+        "closed: the client hung up mid-request".to_string()
+    } else {
+        format!("closed: {error}")
     }
 }
 
@@ -167,6 +206,7 @@ async fn handle_request(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let chat = ChatContext::from_headers(req.headers());
+    let tag = RequestTag::received(&method, req.uri(), &chat);
     let read_timeout = agent.config().read_timeout;
     let expired = ReadExpired::default();
     let req = req.map(|body| {
@@ -176,7 +216,8 @@ async fn handle_request(
             expired.clone(),
         ))
     });
-    let mut response = match AssertUnwindSafe(router.oneshot(req)).catch_unwind().await {
+    let handled = tag.run(AssertUnwindSafe(router.oneshot(req)).catch_unwind());
+    let mut response = match handled.await {
         Ok(Ok(response)) => response,
         Ok(Err(never)) => match never {},
         Err(panic) => {
@@ -222,7 +263,8 @@ async fn handle_request(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "request"
     );
-    Ok(response)
+    let status = response.status();
+    Ok(response.map(|body| tag.respond(status, body)))
 }
 
 /// An accepted stream holding its connection slot until it is dropped.

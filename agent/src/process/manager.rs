@@ -439,12 +439,15 @@ impl Manager {
         };
 
         tracing::info!(id = %id, command = %req.command, "process started");
-        crate::sim::event("proc.start", || format!("{id} {:?}", req.command));
+        let exit_task = format!("exit-{}", id.get(..8).unwrap_or(&id));
+        crate::sim::event("proc.start", || {
+            format!("{id} `{}` (watched by {exit_task})", req.command)
+        });
         let clock = self.seams.clock.clone();
         let table = self.table.clone();
         let cap = self.config.max_finished_processes;
         let task_process = process.clone();
-        tokio::spawn(async move {
+        tokio::spawn(crate::sim::task(move || exit_task, async move {
             let status = spawned.exit.await;
             crate::yield_point!("proc.exit.between_drain_and_publish");
             let p = task_process;
@@ -470,10 +473,16 @@ impl Manager {
                 tracing::warn!(id = %p.id, %error, "process wait failed");
             }
             tracing::info!(id = %p.id, exit_code = status.exit_code(), "process exited");
-            crate::sim::event("proc.exit", || format!("{} {}", p.id, status.exit_code()));
+            crate::sim::event("proc.exit", || {
+                format!(
+                    "{} published exit code {}; output closed, waiters woken",
+                    p.id,
+                    status.exit_code()
+                )
+            });
             p.buffer.close();
             p.done.set();
-        });
+        }));
         Ok(process)
     }
 

@@ -8,6 +8,7 @@
 mod coverage;
 mod junit;
 mod run;
+mod shrink;
 mod sweep;
 
 use std::path::PathBuf;
@@ -33,7 +34,9 @@ pub struct Cli {
 pub enum Command {
     /// Print `name<TAB>summary` per registered scenario.
     List,
-    /// Print `bug switch<TAB>scenarios that catch it` per switch.
+    /// Print `switch<TAB>scenarios` per bug switch, then indented lines:
+    /// what it brings back, and every scenario that catches it with its
+    /// seed budget.
     Bugs,
     /// Print the chat tools as the model sees them: name, description and
     /// JSON schema of each, as pretty JSON.
@@ -43,7 +46,7 @@ pub enum Command {
         /// The scenario's name (see `list`).
         scenario: String,
         /// The seed, decimal or 0x hex.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Seed,
         /// Turn on a known-bug switch (repeatable; see `bugs`).
         #[arg(long = "bug", value_name = "NAME")]
@@ -51,17 +54,47 @@ pub enum Command {
         /// Write the whole trace to FILE as JSON lines.
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Write the run as a self-contained HTML timeline to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Replay the yield decisions in FILE (written by `shrink`) instead
+        /// of the seeded ones.
+        #[arg(long, value_name = "FILE")]
+        schedule: Option<PathBuf>,
         /// Run the seed twice and compare the trace hashes.
         #[arg(long)]
         check_determinism: bool,
+    },
+    /// Reduce a failing seed's yield decisions to the few that still make
+    /// it fail the same invariant; print them and write a schedule file
+    /// that `run --schedule` replays.
+    Shrink {
+        /// The scenario's name (see `list`).
+        scenario: String,
+        /// The failing seed, decimal or 0x hex.
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
+        seed: Seed,
+        /// Turn on a known-bug switch (repeatable; see `bugs`).
+        #[arg(long = "bug", value_name = "NAME")]
+        bugs: Vec<Bug>,
+        /// Start from the decisions in FILE instead of the seeded ones.
+        #[arg(long, value_name = "FILE")]
+        schedule: Option<PathBuf>,
+        /// Where to write the shrunk schedule (default:
+        /// `SCENARIO-seed-N.schedule` in the current directory).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Write the shrunk run as an HTML timeline to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Run many seeds of some (default: all registered) scenarios in
     /// parallel, then print a summary table and repro commands.
     Sweep {
         /// Scenario names (default: every registered scenario).
         scenarios: Vec<String>,
-        /// Seeds to run, `A..B` (exclusive) or `A..=B`.
-        #[arg(long, default_value = "0..1000", value_name = "A..B")]
+        /// Seeds to run, `A..B` (exclusive) or `A..=B`; must not be empty.
+        #[arg(long, default_value = "0..1000", value_name = "A..B", value_parser = parse_range)]
         seeds: SeedRange,
         /// Worker threads (default: the number of cores).
         #[arg(long, value_name = "N")]
@@ -81,6 +114,27 @@ pub enum Command {
     },
 }
 
+/// A seed, with a message that says what a seed is.
+fn parse_seed(text: &str) -> Result<Seed, String> {
+    text.parse().map_err(|_| {
+        format!(
+            "{text:?} is not a seed: seeds are unsigned 64-bit integers, decimal (0 to {}) or 0x hex",
+            u64::MAX
+        )
+    })
+}
+
+/// A seed range that contains at least one seed.
+fn parse_range(text: &str) -> Result<SeedRange, String> {
+    let range: SeedRange = text.parse().map_err(|e| format!("{e}"))?;
+    if range.is_empty() {
+        return Err(format!(
+            "{text:?} contains no seed (A..B excludes B; use A..=B or A..B+1)"
+        ));
+    }
+    Ok(range)
+}
+
 /// Bad usage found after parsing (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
@@ -90,6 +144,8 @@ pub enum UsageError {
     NoJobs,
     #[error("cannot write {path}: {reason}")]
     Output { path: String, reason: String },
+    #[error("cannot read {path}: {reason}")]
+    Input { path: String, reason: String },
 }
 
 /// Exit code of a run or sweep with a failure.
@@ -130,17 +186,26 @@ fn dispatch(command: Command) -> Result<ExitCode, UsageError> {
         }
         Command::Bugs => {
             for bug in Bug::ALL {
-                let by: Vec<&str> = catalog::registered()
+                let by: Vec<(&str, u64)> = catalog::registered()
                     .into_iter()
-                    .filter(|s| s.catches().iter().any(|c| c.bug == bug))
-                    .map(|s| s.name())
+                    .flat_map(|s| {
+                        s.catches()
+                            .iter()
+                            .filter(move |c| c.bug == bug)
+                            .map(move |c| (s.name(), c.within))
+                    })
                     .collect();
-                let by = if by.is_empty() {
+                let names: Vec<&str> = by.iter().map(|(name, _)| *name).collect();
+                let names = if names.is_empty() {
                     "-".to_string()
                 } else {
-                    by.join(",")
+                    names.join(",")
                 };
-                println!("{bug}\t{by}");
+                println!("{bug}\t{names}");
+                println!("  {}", bug.summary());
+                for (name, within) in &by {
+                    println!("  caught by {name} within {within} seeds");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -153,14 +218,33 @@ fn dispatch(command: Command) -> Result<ExitCode, UsageError> {
             seed,
             bugs,
             trace,
+            html,
+            schedule,
             check_determinism,
-        } => run::run(
-            lookup(&scenario)?,
+        } => run::run(run::Request {
+            scenario: lookup(&scenario)?,
             seed,
-            bugs.into_iter().collect(),
+            bugs: bugs.into_iter().collect(),
             trace,
+            html,
+            schedule,
             check_determinism,
-        ),
+        }),
+        Command::Shrink {
+            scenario,
+            seed,
+            bugs,
+            schedule,
+            out,
+            html,
+        } => shrink::shrink(shrink::Request {
+            scenario: lookup(&scenario)?,
+            seed,
+            bugs: bugs.into_iter().collect(),
+            schedule,
+            out,
+            html,
+        }),
         Command::Sweep {
             scenarios,
             seeds,
@@ -178,6 +262,9 @@ fn dispatch(command: Command) -> Result<ExitCode, UsageError> {
                     .map(|n| lookup(n))
                     .collect::<Result<_, _>>()?
             };
+            if let Some(path) = &junit {
+                check_writable(path)?;
+            }
             let jobs = match jobs {
                 Some(0) => return Err(UsageError::NoJobs),
                 Some(n) => n,
@@ -196,4 +283,39 @@ fn dispatch(command: Command) -> Result<ExitCode, UsageError> {
             })
         }
     }
+}
+
+/// Fails now, before any work, if `path` cannot be written: creates it
+/// (empty) if missing, else opens it for appending without changing it.
+pub(crate) fn check_writable(path: &std::path::Path) -> Result<(), UsageError> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(|_| ())
+        .map_err(|e| UsageError::Output {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// Writes `text` to `path` (a bare file name writes to the current
+/// directory).
+pub(crate) fn write_file(path: &std::path::Path, text: impl AsRef<[u8]>) -> Result<(), UsageError> {
+    std::fs::write(path, text).map_err(|e| UsageError::Output {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads a schedule file.
+pub(crate) fn read_schedule(
+    path: &std::path::Path,
+) -> Result<harness::sched::Schedule, UsageError> {
+    let input = |reason: String| UsageError::Input {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| input(e.to_string()))?;
+    harness::shrink::parse(&text).map_err(|e| input(e.to_string()))
 }

@@ -1,36 +1,56 @@
 //! `agentsim run`: one seed, its coverage and outcome, optionally its trace
-//! file and a determinism check.
+//! file, its HTML timeline, a fixed schedule and a determinism check.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use agent::BugSet;
+use harness::runner::RunOptions;
 use harness::seed::Seed;
-use harness::{Scenario, runner, trace};
+use harness::{Scenario, html, runner, trace};
 
-use super::{EXIT_FAILED, UsageError, coverage};
+use super::{EXIT_FAILED, UsageError, coverage, read_schedule, write_file};
 
-fn write_trace(path: &PathBuf, events: &[trace::Event]) -> Result<(), UsageError> {
-    let file = std::fs::File::create(path).map_err(|e| UsageError::Output {
+/// What `run` was asked.
+pub struct Request {
+    pub scenario: &'static dyn Scenario,
+    pub seed: Seed,
+    pub bugs: BugSet,
+    pub trace: Option<PathBuf>,
+    pub html: Option<PathBuf>,
+    pub schedule: Option<PathBuf>,
+    pub check_determinism: bool,
+}
+
+fn write_trace(path: &Path, events: &[trace::Event]) -> Result<(), UsageError> {
+    let mut text = Vec::new();
+    trace::write_json_lines(events, &mut text).map_err(|e| UsageError::Output {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    trace::write_json_lines(events, std::io::BufWriter::new(file)).map_err(|e| UsageError::Output {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+    write_file(path, text)
 }
 
-pub fn run(
-    scenario: &dyn Scenario,
-    seed: Seed,
-    bugs: BugSet,
-    trace_file: Option<PathBuf>,
-    check_determinism: bool,
-) -> Result<ExitCode, UsageError> {
-    let outcome = runner::run(scenario, seed, &bugs);
-    if let Some(path) = &trace_file {
+pub fn run(req: Request) -> Result<ExitCode, UsageError> {
+    let Request {
+        scenario,
+        seed,
+        bugs,
+        ..
+    } = req;
+    let options = RunOptions {
+        schedule: req.schedule.as_deref().map(read_schedule).transpose()?,
+        schedule_file: req.schedule.as_ref().map(|p| p.display().to_string()),
+    };
+    for path in [&req.trace, &req.html].into_iter().flatten() {
+        super::check_writable(path)?;
+    }
+    let outcome = runner::run_with(scenario, seed, &bugs, &options);
+    if let Some(path) = &req.trace {
         write_trace(path, &outcome.events)?;
+    }
+    if let Some(path) = &req.html {
+        write_file(path, html::render(&outcome))?;
     }
     print!("{}", coverage::render(&outcome.coverage));
     let mut ok = outcome.passed();
@@ -45,8 +65,8 @@ pub fn run(
     } else {
         print!("{}", outcome.report());
     }
-    if check_determinism {
-        let again = runner::run(scenario, seed, &bugs);
+    if req.check_determinism {
+        let again = runner::run_with(scenario, seed, &bugs, &options);
         match trace::first_difference(&outcome.events, &again.events) {
             None => println!(
                 "deterministic: trace hash {:016x} twice",

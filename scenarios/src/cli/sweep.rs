@@ -65,16 +65,34 @@ impl Row {
     }
 }
 
-/// A progress bar on a terminal, plain lines otherwise (both on stderr).
+/// How many FAIL lines a sweep prints per scenario; the rest are counted.
+const MAX_FAIL_LINES: usize = 10;
+/// How often plain progress lines are printed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// A progress bar on a terminal, plain lines otherwise (both on stderr):
+/// the first [`MAX_FAIL_LINES`] failures of each scenario and, every
+/// [`PROGRESS_EVERY`], a line with the count so far.
 enum Progress {
     Bar(ProgressBar),
-    Plain,
+    Plain(std::cell::RefCell<Plain>),
+}
+
+/// The state of plain progress output.
+struct Plain {
+    last: Instant,
+    done: u64,
+    total: u64,
 }
 
 impl Progress {
     fn new(total: u64) -> Self {
-        if !std::io::stderr().is_terminal() {
-            return Progress::Plain;
+        if !std::io::stderr().is_terminal() || !std::io::stdout().is_terminal() {
+            return Progress::Plain(std::cell::RefCell::new(Plain {
+                last: Instant::now(),
+                done: 0,
+                total,
+            }));
         }
         let bar = ProgressBar::new(total);
         if let Ok(style) = ProgressStyle::with_template(
@@ -88,7 +106,7 @@ impl Progress {
     fn line(&self, text: &str) {
         match self {
             Progress::Bar(bar) => bar.println(text),
-            Progress::Plain => eprintln!("{text}"),
+            Progress::Plain(_) => eprintln!("{text}"),
         }
     }
 
@@ -98,11 +116,26 @@ impl Progress {
         }
     }
 
-    fn result(&self, name: &str, r: &SeedResult) {
-        if let Progress::Bar(bar) = self {
-            bar.inc(1);
+    /// One seed's result; `failures_so_far` counts this scenario's
+    /// failures including this one.
+    fn result(&self, name: &str, r: &SeedResult, failures_so_far: usize) {
+        match self {
+            Progress::Bar(bar) => bar.inc(1),
+            Progress::Plain(plain) => {
+                let mut plain = plain.borrow_mut();
+                plain.done += 1;
+                if plain.last.elapsed() >= PROGRESS_EVERY {
+                    plain.last = Instant::now();
+                    eprintln!(
+                        "progress: {}/{} runs ({name} at seed {})",
+                        plain.done, plain.total, r.seed
+                    );
+                }
+            }
         }
-        if let Some(f) = &r.failure {
+        if let Some(f) = &r.failure
+            && failures_so_far <= MAX_FAIL_LINES
+        {
             self.line(&format!("FAIL {name} seed {}: {}", r.seed, f.headline()));
         }
     }
@@ -178,7 +211,18 @@ pub fn sweep(plan: Plan) -> Result<ExitCode, UsageError> {
             fail_fast: plan.fail_fast,
         };
         let started = Instant::now();
-        let results = harness::sweep::sweep(&spec, |r| progress.result(scenario.name(), r));
+        let mut failed = 0;
+        let results = harness::sweep::sweep(&spec, |r| {
+            failed += usize::from(r.failure.is_some());
+            progress.result(scenario.name(), r, failed);
+        });
+        if failed > MAX_FAIL_LINES {
+            progress.line(&format!(
+                "... and {} more failing seeds of {}",
+                failed - MAX_FAIL_LINES,
+                scenario.name()
+            ));
+        }
         let row = Row {
             name: scenario.name(),
             results,
@@ -240,6 +284,7 @@ pub fn sweep(plan: Plan) -> Result<ExitCode, UsageError> {
                 scenario: row.name.to_string(),
                 seed: first.seed,
                 bugs: plan.bugs.clone(),
+                schedule: None,
             };
             println!("repro: {repro}");
         }

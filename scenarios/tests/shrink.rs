@@ -1,0 +1,69 @@
+//! Shrinking keeps the race and little else: for every bug switch a
+//! registered scenario declares, the first failing seed shrinks to a
+//! handful of non-pass yield decisions that still fail the same invariant,
+//! and shrinking is deterministic.
+
+use harness::Scenario;
+use harness::runner::{Failure, RunOptions};
+use harness::shrink::shrink;
+use harness::{BugSet, runner, testkit};
+
+/// At most this many decisions may remain: a person reads them one by one.
+const HANDFUL: usize = 5;
+
+fn invariant(f: &Option<Failure>) -> String {
+    match f {
+        Some(Failure::Violation(v)) => v.invariant.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn check_shrinks(scenario: &dyn Scenario) {
+    for c in scenario.catches() {
+        let seed = testkit::check_catches(scenario, c.bug, c.within);
+        let bugs = BugSet::none().with(c.bug);
+        let original = runner::run(scenario, seed, &bugs);
+        let shrunk = shrink(scenario, seed, &bugs, None).expect("the seed fails");
+        eprintln!(
+            "{} {}: seed {seed}: {} -> {} non-pass decisions ({} runs)",
+            scenario.name(),
+            c.bug,
+            shrunk.original,
+            shrunk.choices.len(),
+            shrunk.runs
+        );
+        assert!(
+            shrunk.choices.len() <= HANDFUL,
+            "{} {} kept {:?}",
+            scenario.name(),
+            c.bug,
+            shrunk.choices
+        );
+        assert_eq!(
+            invariant(&shrunk.outcome.failure),
+            invariant(&original.failure)
+        );
+        let replay = runner::run_with(
+            scenario,
+            seed,
+            &bugs,
+            &RunOptions {
+                schedule: Some(shrunk.schedule.clone()),
+                ..RunOptions::default()
+            },
+        );
+        assert_eq!(replay.trace_hash, shrunk.outcome.trace_hash);
+        let again = shrink(scenario, seed, &bugs, None).expect("the seed fails");
+        assert_eq!(
+            again.schedule, shrunk.schedule,
+            "shrinking is deterministic"
+        );
+    }
+}
+
+#[test]
+fn every_switch_shrinks_to_a_handful_of_decisions() {
+    for scenario in scenarios::catalog::registered() {
+        check_shrinks(scenario);
+    }
+}
