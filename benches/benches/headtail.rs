@@ -25,33 +25,16 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use agent::headtail::HeadTailBuffer;
+use benches::{
+    MIB, W1_LINE, W1_WRITES, W23_BYTES, after_w2, after_w3, w2_chunk, w3_chunk, write_all,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-
-const MIB: usize = 1 << 20;
-
-/// A 4 KiB chunk cut from a stream of 80-byte lines (79 bytes and `\n`).
-fn w2_chunk() -> Vec<u8> {
-    let line: Vec<u8> = (0..79u8).map(|i| b'a' + i % 26).chain([b'\n']).collect();
-    line.iter().copied().cycle().take(4096).collect()
-}
-
-/// A 64 KiB chunk without a newline.
-fn w3_chunk() -> Vec<u8> {
-    (0..64 * 1024).map(|i| b'a' + (i % 26) as u8).collect()
-}
-
-/// Writes `total` bytes of `chunk` (repeated) into `buf`.
-fn write_all(buf: &HeadTailBuffer, chunk: &[u8], total: usize) {
-    for _ in 0..total / chunk.len() {
-        black_box(buf.write(black_box(chunk)));
-    }
-}
 
 fn headtail(c: &mut Criterion) {
     let mut g = c.benchmark_group("headtail");
 
-    let line = b"0123456789abcde\n";
-    let w1_writes = 1 << 20;
+    let line = W1_LINE;
+    let w1_writes = W1_WRITES;
     g.throughput(Throughput::Bytes((w1_writes * line.len()) as u64));
     g.bench_function("W1", |b| {
         b.iter(|| {
@@ -66,7 +49,7 @@ fn headtail(c: &mut Criterion) {
     g.bench_function("W2", |b| {
         b.iter(|| {
             let buf = HeadTailBuffer::new();
-            write_all(&buf, &w2, 64 * MIB);
+            write_all(&buf, &w2, W23_BYTES);
             buf
         })
     });
@@ -76,15 +59,13 @@ fn headtail(c: &mut Criterion) {
     g.bench_function("W3", |b| {
         b.iter(|| {
             let buf = HeadTailBuffer::new();
-            write_all(&buf, &w3, 64 * MIB);
+            write_all(&buf, &w3, W23_BYTES);
             buf
         })
     });
 
-    let after_w2 = HeadTailBuffer::new();
-    write_all(&after_w2, &w2, 64 * MIB);
-    let after_w3 = HeadTailBuffer::new();
-    write_all(&after_w3, &w3, 64 * MIB);
+    let after_w2 = after_w2();
+    let after_w3 = after_w3();
     // Snapshots: the rate is snapshots per second.
     g.throughput(Throughput::Elements(1));
     g.bench_function("W4", |b| b.iter(|| after_w2.output()));
