@@ -15,7 +15,9 @@
 //! The `ceiling` group measures, in the same run, the least work W2 and W3
 //! can do on this machine: only *storing* the bytes that a write must keep
 //! (every 4 KiB of W2; the last 16 KiB of each 64 KiB W3 write), with no
-//! loads and no lock, at one 32-byte store per instruction. The machine's
+//! loads and no lock, at one 32-byte store per instruction;
+//! `W2-stores-locked` adds an uncontended lock around each 4 KiB, to show
+//! what the lock alone costs. The machine's
 //! speed varies from hour to hour on a shared host, so compare W2/W3 with
 //! `ceiling/W2-stores`/`ceiling/W3-stores` of the same run, not with last
 //! week's figures.
@@ -140,6 +142,20 @@ fn ceiling(c: &mut Criterion) {
         b.iter(|| {
             for i in 0..64 * MIB / 4096 {
                 let at = (i % 4) * 4096;
+                store_only(black_box(&mut ring[at..at + 4096]));
+            }
+        })
+    });
+    // W2's stores with an uncontended lock taken and released around each
+    // 4 KiB, like every write: the gap between this and `W2-stores` is what
+    // the lock alone costs (its two atomic read-modify-writes each wait for
+    // the store buffer to drain).
+    let lock = parking_lot::Mutex::new(());
+    g.bench_function("W2-stores-locked", |b| {
+        b.iter(|| {
+            for i in 0..64 * MIB / 4096 {
+                let at = (i % 4) * 4096;
+                let _guard = black_box(&lock).lock();
                 store_only(black_box(&mut ring[at..at + 4096]));
             }
         })
