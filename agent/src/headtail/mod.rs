@@ -129,10 +129,6 @@ pub const STRATEGY: &str = "head_tail";
 /// Truncation record (`ProcessTruncation` on the wire); a wire type.
 pub use agent_wire::Truncation;
 
-/// Rounds of watching a held lock before parking: the watch doubles each
-/// round up to 64 `spin_loop` hints, about 500 hints in all.
-const SPIN_ROUNDS: u32 = 12;
-
 /// Process output with bounded memory and a blocking wait for close.
 pub struct HeadTailBuffer {
     /// The one lock. `parking_lot`'s rather than std's: with several writers on
@@ -140,7 +136,7 @@ pub struct HeadTailBuffer {
     /// yields so a preempted holder can finish, before parking, where std's
     /// parks after a short spin and then pays a futex wake on every unlock;
     /// measured here that doubles W5's throughput, and the uncontended cost is
-    /// the same. [`Self::lock`] watches a held lock longer before that.
+    /// the same.
     state: Mutex<State>,
     closed: CloseSignal,
 }
@@ -179,31 +175,6 @@ impl HeadTailBuffer {
 
     #[inline]
     fn lock(&self) -> MutexGuard<'_, State> {
-        match self.state.try_lock() {
-            Some(guard) => guard,
-            None => self.lock_contended(),
-        }
-    }
-
-    /// The lock is held: every holder keeps it for a copy of at most 16 KiB
-    /// or one render (a microsecond or two), so first watch it with plain
-    /// loads, backing off exponentially, and try again each time it looks
-    /// free; only then park in `parking_lot`. Parking early is what hurts:
-    /// once a waiter is parked, every unlock pays a wake-up syscall, many
-    /// times the cost of the copy it protects (W5: four writers, two cores).
-    #[cold]
-    #[inline(never)]
-    fn lock_contended(&self) -> MutexGuard<'_, State> {
-        for round in 0..SPIN_ROUNDS {
-            let mut spins = 0u32;
-            while self.state.is_locked() && spins < 1 << round.min(6) {
-                std::hint::spin_loop();
-                spins += 1;
-            }
-            if let Some(guard) = self.state.try_lock() {
-                return guard;
-            }
-        }
         self.state.lock()
     }
 
