@@ -19,34 +19,8 @@ use agent::files::lines::number_lines;
 use agent::files::wire::{EditFilesRequest, FileEdit, FileEdits, ReadFileLinesLimits};
 use agent::http::ChatContext;
 use agent::{Agent, AgentConfig, Seams};
+use benches::{MISSING, near_miss, source};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-
-const MIB: usize = 1 << 20;
-
-/// A Rust-like source file of just under 1 MiB, indented with four spaces, and
-/// the index of a line 90% of the way down (where the benches search).
-fn source() -> (String, Vec<String>, usize) {
-    let mut lines = Vec::new();
-    let mut size = 0;
-    let mut i = 0;
-    loop {
-        let line = match i % 4 {
-            0 => format!("fn step_{i}(input: u64) -> u64 {{"),
-            1 | 2 => format!("    let value_{i} = compute(input, {i}).wrapping_mul(31);"),
-            _ => "}".to_string(),
-        };
-        // Just under 1 MiB: the line reader's default cap is exactly 1 MiB.
-        if size + line.len() + 1 > MIB {
-            break;
-        }
-        size += line.len() + 1;
-        lines.push(line);
-        i += 1;
-    }
-    let text = lines.iter().map(|l| format!("{l}\n")).collect();
-    let target = lines.len() * 9 / 10 / 4 * 4 + 1;
-    (text, lines, target)
-}
 
 fn fuzzy(c: &mut Criterion) {
     let (text, lines, at) = source();
@@ -62,7 +36,7 @@ fn fuzzy(c: &mut Criterion) {
         .map(|l| format!("\t{}", l.trim_start()))
         .collect::<Vec<_>>()
         .join("\n");
-    let missing = "    let nowhere = compute(input, 0);\n    let absent = 1;".to_string();
+    let missing = MISSING.to_string();
     let cases = [
         ("pass1_hit", exact, Some(Pass::Exact)),
         ("pass2_hit", trailing, Some(Pass::TrailingWhitespace)),
@@ -92,8 +66,7 @@ fn fuzzy(c: &mut Criterion) {
         });
     }
 
-    let content = "  a\n".repeat(100_000);
-    let search = format!("{}b", "a\n".repeat(19_999));
+    let (content, search) = near_miss();
     let got = apply_edit(content.as_bytes(), &search, "REPLACED", false, usize::MAX);
     assert!(
         matches!(got, Err(MatchError::NotFound { .. })),

@@ -15,7 +15,9 @@
 //! The `ceiling` group measures, in the same run, the least work W2 and W3
 //! can do on this machine: only *storing* the bytes that a write must keep
 //! (every 4 KiB of W2; the last 16 KiB of each 64 KiB W3 write), with no
-//! loads and no lock, at one 32-byte store per instruction. The machine's
+//! loads and no lock, at one 32-byte store per instruction;
+//! `W2-stores-locked` adds an uncontended lock around each 4 KiB, to show
+//! what the lock alone costs. The machine's
 //! speed varies from hour to hour on a shared host, so compare W2/W3 with
 //! `ceiling/W2-stores`/`ceiling/W3-stores` of the same run, not with last
 //! week's figures.
@@ -25,33 +27,16 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use agent::headtail::HeadTailBuffer;
+use benches::{
+    MIB, W1_LINE, W1_WRITES, W23_BYTES, after_w2, after_w3, w2_chunk, w3_chunk, write_all,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-
-const MIB: usize = 1 << 20;
-
-/// A 4 KiB chunk cut from a stream of 80-byte lines (79 bytes and `\n`).
-fn w2_chunk() -> Vec<u8> {
-    let line: Vec<u8> = (0..79u8).map(|i| b'a' + i % 26).chain([b'\n']).collect();
-    line.iter().copied().cycle().take(4096).collect()
-}
-
-/// A 64 KiB chunk without a newline.
-fn w3_chunk() -> Vec<u8> {
-    (0..64 * 1024).map(|i| b'a' + (i % 26) as u8).collect()
-}
-
-/// Writes `total` bytes of `chunk` (repeated) into `buf`.
-fn write_all(buf: &HeadTailBuffer, chunk: &[u8], total: usize) {
-    for _ in 0..total / chunk.len() {
-        black_box(buf.write(black_box(chunk)));
-    }
-}
 
 fn headtail(c: &mut Criterion) {
     let mut g = c.benchmark_group("headtail");
 
-    let line = b"0123456789abcde\n";
-    let w1_writes = 1 << 20;
+    let line = W1_LINE;
+    let w1_writes = W1_WRITES;
     g.throughput(Throughput::Bytes((w1_writes * line.len()) as u64));
     g.bench_function("W1", |b| {
         b.iter(|| {
@@ -66,7 +51,7 @@ fn headtail(c: &mut Criterion) {
     g.bench_function("W2", |b| {
         b.iter(|| {
             let buf = HeadTailBuffer::new();
-            write_all(&buf, &w2, 64 * MIB);
+            write_all(&buf, &w2, W23_BYTES);
             buf
         })
     });
@@ -76,15 +61,13 @@ fn headtail(c: &mut Criterion) {
     g.bench_function("W3", |b| {
         b.iter(|| {
             let buf = HeadTailBuffer::new();
-            write_all(&buf, &w3, 64 * MIB);
+            write_all(&buf, &w3, W23_BYTES);
             buf
         })
     });
 
-    let after_w2 = HeadTailBuffer::new();
-    write_all(&after_w2, &w2, 64 * MIB);
-    let after_w3 = HeadTailBuffer::new();
-    write_all(&after_w3, &w3, 64 * MIB);
+    let after_w2 = after_w2();
+    let after_w3 = after_w3();
     // Snapshots: the rate is snapshots per second.
     g.throughput(Throughput::Elements(1));
     g.bench_function("W4", |b| b.iter(|| after_w2.output()));
@@ -159,6 +142,20 @@ fn ceiling(c: &mut Criterion) {
         b.iter(|| {
             for i in 0..64 * MIB / 4096 {
                 let at = (i % 4) * 4096;
+                store_only(black_box(&mut ring[at..at + 4096]));
+            }
+        })
+    });
+    // W2's stores with an uncontended lock taken and released around each
+    // 4 KiB, like every write: the gap between this and `W2-stores` is what
+    // the lock alone costs (its two atomic read-modify-writes each wait for
+    // the store buffer to drain).
+    let lock = parking_lot::Mutex::new(());
+    g.bench_function("W2-stores-locked", |b| {
+        b.iter(|| {
+            for i in 0..64 * MIB / 4096 {
+                let at = (i % 4) * 4096;
+                let _guard = black_box(&lock).lock();
                 store_only(black_box(&mut ring[at..at + 4096]));
             }
         })
