@@ -8,7 +8,6 @@ use super::goerr::{PathError, quote};
 use super::lines::{failure, number_lines};
 use super::wire::{ReadFileLinesLimits, ReadFileLinesResponse};
 
-
 /// A path that is a FIFO, socket or device: reading one can block forever or
 /// never end, so the file API only reads (and replaces) regular files.
 #[derive(Debug, thiserror::Error)]

@@ -12,11 +12,11 @@ use bytes::Bytes;
 
 use crate::seams::{IdSource, offload};
 
-use super::{ErrorClass, FileIo};
 use super::fs::Fs;
 use super::goerr::{PathError, quote, reason};
 use super::read::SpecialFile;
 use super::resolve::{ResolveError, resolve};
+use super::{ErrorClass, FileIo};
 
 /// How many fresh temp names to try when one is taken.
 const TEMP_ATTEMPTS: usize = 4;

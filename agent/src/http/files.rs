@@ -224,7 +224,6 @@ impl From<WriteError> for ApiError {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
