@@ -58,8 +58,7 @@ impl CloseSignal {
         if lost_wakeup {
             // R7: drop the registration made before the check and register
             // only now, after it, as the original's unlocked broadcast did.
-            crate::sim::bug_taken(crate::Bug::LostWakeup);
-            cov_mark::hit!(headtail_wait_registered_after_check);
+            crate::bugs::taken(crate::Bug::LostWakeup);
             notified = self.notify.notified();
         }
         notified.await;
@@ -95,7 +94,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn with_lost_wakeup_a_close_between_check_and_await_is_lost() {
-        cov_mark::check!(headtail_wait_registered_after_check);
+        cov_mark::check!(lost_wakeup);
         assert!(!close_between_check_and_await(true).await);
     }
 

@@ -231,8 +231,7 @@ impl WriteDeadline {
                 Ok(())
             }
             Reach::HiddenByMiddleware => {
-                crate::sim::bug_taken(crate::Bug::WriteDeadlineHidden);
-                cov_mark::hit!(write_deadline_hidden);
+                crate::bugs::taken(crate::Bug::WriteDeadlineHidden);
                 Err(DeadlineError::NotSupported)
             }
         }
