@@ -38,12 +38,33 @@ pub use agent_testkit::scripted::{ECHILD, OnTerminate, Script, Step};
 
 type Fallback = Arc<dyn Fn(&SpawnSpec) -> Option<Script> + Send + Sync>;
 
+/// What an oracle sees of one simulated process (named by its command), at
+/// the moment it happens: the ground truth the agent's answers are checked
+/// against.
+#[derive(Debug)]
+pub enum ExecEvent<'a> {
+    /// A process was spawned.
+    Spawned,
+    /// These bytes reached the output pipe (writes lost after the wait
+    /// delay closed it are not reported).
+    Wrote(&'a [u8]),
+    /// The shell exited; grandchildren may still hold the pipe.
+    ShellExited(&'a ExitStatus),
+    /// The exit future resolved (reaped and drained): what the manager is
+    /// told.
+    Finished(&'a ExitStatus),
+}
+
+/// Receives every [`ExecEvent`] with the process's command.
+pub type ExecObserver = Arc<dyn Fn(&str, ExecEvent<'_>) + Send + Sync>;
+
 /// Scripts by exact command string, plus an optional fallback. Clones
 /// share both, so a scenario can add to the book the agent already holds.
 #[derive(Clone, Default)]
 pub struct ScriptBook {
     scripts: Arc<Mutex<BTreeMap<String, Script>>>,
     fallback: Arc<Mutex<Option<Fallback>>>,
+    observer: Arc<Mutex<Option<ExecObserver>>>,
 }
 
 impl ScriptBook {
@@ -72,6 +93,16 @@ impl ScriptBook {
     pub fn set_fallback(&self, f: impl Fn(&SpawnSpec) -> Option<Script> + Send + Sync + 'static) {
         let mut slot = self.fallback.lock();
         *slot = Some(Arc::new(f));
+    }
+
+    /// Sets (or replaces) the observer of processes spawned from now on,
+    /// for this book and every clone of it.
+    pub fn set_observer(&self, f: impl Fn(&str, ExecEvent<'_>) + Send + Sync + 'static) {
+        *self.observer.lock() = Some(Arc::new(f));
+    }
+
+    fn observer(&self) -> Option<ExecObserver> {
+        self.observer.lock().clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Script>> {
@@ -138,16 +169,27 @@ impl SimExec {
     }
 }
 
-/// Records one process's events in the trace and runs the reaper.
+/// Records one process's events in the trace, tells the book's observer,
+/// and runs the reaper.
 struct SimHooks {
     trace: Trace,
     command: String,
     /// See [`SimExec::with_bugs`].
     bugs: BugSet,
+    observer: Option<ExecObserver>,
+}
+
+impl SimHooks {
+    fn observe(&self, event: ExecEvent<'_>) {
+        if let Some(f) = &self.observer {
+            f(&self.command, event);
+        }
+    }
 }
 
 impl ProcessHooks for SimHooks {
     fn wrote(&self, data: &[u8]) {
+        self.observe(ExecEvent::Wrote(data));
         self.trace.record(
             "exec.write",
             format!("{:?} +{} bytes", self.command, data.len()),
@@ -159,6 +201,9 @@ impl ProcessHooks for SimHooks {
             "exec.exit",
             format!("{:?} {label}: {status:?}", self.command),
         );
+        if shell {
+            self.observe(ExecEvent::ShellExited(status));
+        }
         // The shell's SIGCHLD wakes the reaper before the manager's wait is
         // woken: whichever the scheduler runs first collects the status.
         if shell && self.bugs.is_on(Bug::ReaperSteals) {
@@ -181,6 +226,10 @@ impl ProcessHooks for SimHooks {
     fn killed_shell(&self) {
         self.trace
             .record("exec.signal", format!("{:?} kill shell only", self.command));
+    }
+
+    fn finished(&self, status: &ExitStatus) {
+        self.observe(ExecEvent::Finished(status));
     }
 
     fn pipe_force_closed(&self) {
@@ -217,7 +266,9 @@ impl Exec for SimExec {
             trace: self.trace.clone(),
             command: spec.command,
             bugs: self.bugs.clone(),
+            observer: self.book.observer(),
         });
+        hooks.observe(ExecEvent::Spawned);
         Ok(spawn_script(script, self.wait_delay, output, hooks))
     }
 }
@@ -463,6 +514,39 @@ mod tests {
         };
         assert_eq!(held.lookup(&spec("echo hi")).output(), b"hi\n");
         assert_eq!(held.lookup(&spec("frob")).exit_code(), 127);
+    }
+
+    #[test]
+    fn the_observer_sees_spawn_writes_shell_exit_and_finish_in_order() {
+        let seen = Arc::new(StdMutex::new(Vec::new()));
+        let log = seen.clone();
+        let mut sim = turmoil::Builder::new().build();
+        sim.client("agent", async move {
+            let book = ScriptBook::new();
+            book.insert("cmd", Script::new().write("ab").sleep(ms(5)).exit(2));
+            book.set_observer(move |cmd, event| {
+                log.lock().unwrap().push(format!("{cmd} {event:?}"));
+            });
+            let exec = SimExec::new(book, WAIT_DELAY, Trace::new());
+            let spec = SpawnSpec {
+                command: "cmd".into(),
+                workdir: None,
+                env: vec![],
+            };
+            let out = Arc::new(HeadTailBuffer::new());
+            exec.spawn(spec, out).unwrap().exit.await;
+            Ok(())
+        });
+        sim.run().unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "cmd Spawned",
+                "cmd Wrote([97, 98])",
+                "cmd ShellExited(Code(2))",
+                "cmd Finished(Code(2))"
+            ]
+        );
     }
 
     #[test]

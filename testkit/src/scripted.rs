@@ -14,6 +14,8 @@
 //! group with no live member answers "no such process".
 
 use parking_lot::{Mutex, MutexGuard};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -190,12 +192,20 @@ pub trait ProcessHooks: Send + Sync + 'static {
     fn pipe_force_closed(&self) {}
     /// The exit future resolved with this status.
     fn finished(&self, _status: &ExitStatus) {}
+    /// Wraps the task of member `label` before it is spawned, e.g. to name
+    /// it for a scheduler that tells tasks apart.
+    fn member_task(&self, _label: &str, task: MemberTask) -> MemberTask {
+        task
+    }
     /// When true, every group signal answers ESRCH (the group is gone, the
     /// exit not yet published: race R10 in `docs/races.md`).
     fn group_vanished(&self) -> bool {
         false
     }
 }
+
+/// The task that plays one member's script.
+pub type MemberTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// Hooks that learn nothing.
 pub struct NoHooks;
@@ -312,7 +322,7 @@ impl Group {
         let index = {
             let mut st = self.lock();
             st.members.push(Member {
-                label,
+                label: label.clone(),
                 status: None,
                 on_terminate: script.on_terminate,
                 holds_pipe,
@@ -321,7 +331,11 @@ impl Group {
             st.members.len() - 1
         };
         let group = self.clone();
-        let task = tokio::spawn(async move { run_member(group, index, script).await });
+        let task = self.hooks.member_task(
+            &label,
+            Box::pin(async move { run_member(group, index, script).await }),
+        );
+        let task = tokio::spawn(task);
         let mut st = self.lock();
         if let Some(m) = st.members.get_mut(index)
             && m.status.is_none()
