@@ -1,19 +1,14 @@
-//! `SimExec`: scripted processes implementing the agent's [`Exec`] seam.
+//! `SimExec`: the testkit's scripted process model
+//! ([`agent_testkit::scripted`]) as the simulation's process table.
 //!
-//! A [`Script`] is what a command does: write chunks, sleep on the sim
-//! clock, exit with a code, start a background grandchild that shares the
-//! output pipe, react to `terminate`. Scripts are looked up by the exact
-//! command string in a [`ScriptBook`]; an unknown command behaves like
-//! `sh` does (`not found`, exit 127).
-//!
-//! A spawned process is a group: the shell plus its grandchildren, each a task
-//! on the host's runtime. The exit future resolves like Go's `cmd.Wait` with
-//! `WaitDelay`: once the shell has exited, it waits for every pipe holder to
-//! exit, at most the wait delay; on expiry the pipe is force-closed (later
-//! writes are lost) and a successful exit turns into a wait error (exit
-//! code -1). Signals follow the signal endpoint (`docs/agent-api.md#processes`):
-//! `kill` ends every member, `terminate` applies each member's reaction, and a
-//! group with no live member answers "no such process".
+//! The model runs a [`Script`] (write chunks, sleep on the sim clock, exit
+//! with a code, start a background grandchild that shares the output pipe,
+//! react to `terminate`) and follows Go's `cmd.Wait` with `WaitDelay`. What
+//! this module adds is what only the simulation needs: scripts looked up by
+//! the exact command string in a [`ScriptBook`] (an unknown command behaves
+//! like `sh` does: `not found`, exit 127), working directories checked
+//! against the [`SimFs`], every process event recorded in the [`Trace`],
+//! and the known-bug switch below.
 //!
 //! Known-bug switch `reaper-steals` (race R4 in `docs/races.md`): with it on,
 //! every shell exit also wakes a reap-everything loop (PID-1 mode's
@@ -30,139 +25,16 @@ use std::time::Duration;
 
 use agent::files::fs::Fs;
 use agent::headtail::HeadTailBuffer;
-use agent::process::exec::{
-    Exec, ExitStatus, ProcessControl, Signal, SignalError, SpawnError, SpawnSpec, Spawned,
-};
-use bytes::Bytes;
+use agent::process::exec::{Exec, ExitStatus, Signal, SpawnError, SpawnSpec, Spawned};
+use agent_testkit::scripted::{MemberTask, ProcessHooks, ScriptedProcess, spawn_script};
 use sim_hooks::bugs::take_bug;
 use sim_hooks::{Bug, BugSet};
-use tokio::sync::watch;
-use tokio::task::AbortHandle;
 
 use crate::sched::yield_point;
 use crate::sim_fs::SimFs;
 use crate::trace::Trace;
 
-const SIGKILL: i32 = 9;
-const SIGTERM: i32 = 15;
-
-/// What the manager's wait sees when the reaper took the status first.
-pub const ECHILD: &str = "wait: no child processes";
-
-/// What a member does on `terminate` (SIGTERM).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OnTerminate {
-    /// Dies of the signal (the default disposition).
-    #[default]
-    Die,
-    /// Traps it and exits with this code.
-    Exit(i32),
-    /// Ignores it.
-    Ignore,
-}
-
-/// One step of a script.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Step {
-    /// Writes these bytes to the shared output pipe.
-    Write(Bytes),
-    /// Sleeps on the sim clock.
-    Sleep(Duration),
-    /// Exits with this code (steps after it never run).
-    Exit(i32),
-    /// Starts a grandchild in the same process group. If it holds the pipe,
-    /// the output stays open until it exits (or the wait delay expires).
-    Background { script: Script, holds_pipe: bool },
-}
-
-/// What one process (or grandchild) does. Ends with exit code 0 unless a
-/// step exits first.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Script {
-    pub steps: Vec<Step>,
-    pub on_terminate: OnTerminate,
-}
-
-impl Script {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn write(mut self, data: impl Into<Bytes>) -> Self {
-        self.steps.push(Step::Write(data.into()));
-        self
-    }
-
-    pub fn sleep(mut self, d: Duration) -> Self {
-        self.steps.push(Step::Sleep(d));
-        self
-    }
-
-    pub fn exit(mut self, code: i32) -> Self {
-        self.steps.push(Step::Exit(code));
-        self
-    }
-
-    /// A grandchild that shares the output pipe (`cmd &`).
-    pub fn background(mut self, script: Script) -> Self {
-        self.steps.push(Step::Background {
-            script,
-            holds_pipe: true,
-        });
-        self
-    }
-
-    /// A grandchild with its output redirected away (`cmd >/dev/null &`).
-    pub fn detached(mut self, script: Script) -> Self {
-        self.steps.push(Step::Background {
-            script,
-            holds_pipe: false,
-        });
-        self
-    }
-
-    pub fn on_terminate(mut self, reaction: OnTerminate) -> Self {
-        self.on_terminate = reaction;
-        self
-    }
-
-    /// Every byte the script (without grandchildren) writes, in order.
-    pub fn output(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for step in &self.steps {
-            match step {
-                Step::Write(b) => out.extend_from_slice(b),
-                Step::Exit(_) => break,
-                _ => {}
-            }
-        }
-        out
-    }
-
-    /// The code the script exits with if nothing interrupts it.
-    pub fn exit_code(&self) -> i32 {
-        self.steps
-            .iter()
-            .find_map(|s| match s {
-                Step::Exit(c) => Some(*c),
-                _ => None,
-            })
-            .unwrap_or(0)
-    }
-
-    /// The script's own running time if nothing interrupts it.
-    pub fn duration(&self) -> Duration {
-        let mut total = Duration::ZERO;
-        for step in &self.steps {
-            match step {
-                Step::Sleep(d) => total += *d,
-                Step::Exit(_) => break,
-                _ => {}
-            }
-        }
-        total
-    }
-}
+pub use agent_testkit::scripted::{ECHILD, OnTerminate, Script, Step};
 
 type Fallback = Arc<dyn Fn(&SpawnSpec) -> Option<Script> + Send + Sync>;
 
@@ -297,32 +169,9 @@ impl SimExec {
     }
 }
 
-/// One member of a process group.
-struct Member {
-    label: String,
-    /// `None` while alive.
-    status: Option<ExitStatus>,
-    on_terminate: OnTerminate,
-    holds_pipe: bool,
-    abort: Option<AbortHandle>,
-}
-
-struct GroupState {
-    members: Vec<Member>,
-    /// Set when the wait delay expired: later writes are lost.
-    pipe_closed: bool,
-    /// The manager's wait has taken the shell's status.
-    collected: bool,
-    /// The reaper took the shell's status before the manager's wait.
-    stolen: bool,
-}
-
-/// Shared by the member tasks, the exit future and the control.
-struct Group {
-    state: Mutex<GroupState>,
-    /// Bumped on every member exit.
-    changed: watch::Sender<u64>,
-    output: Arc<HeadTailBuffer>,
+/// Records one process's events in the trace, tells the book's observer,
+/// and runs the reaper.
+struct SimHooks {
     trace: Trace,
     command: String,
     /// See [`SimExec::with_bugs`].
@@ -330,27 +179,16 @@ struct Group {
     observer: Option<ExecObserver>,
 }
 
-impl Group {
-    fn lock(&self) -> MutexGuard<'_, GroupState> {
-        self.state.lock()
-    }
-
+impl SimHooks {
     fn observe(&self, event: ExecEvent<'_>) {
         if let Some(f) = &self.observer {
             f(&self.command, event);
         }
     }
+}
 
-    fn write(&self, member: usize, data: &[u8]) {
-        let st = self.lock();
-        let Some(m) = st.members.get(member) else {
-            return;
-        };
-        if m.status.is_some() || !m.holds_pipe || st.pipe_closed {
-            return;
-        }
-        self.output.write(data);
-        drop(st);
+impl ProcessHooks for SimHooks {
+    fn wrote(&self, data: &[u8]) {
         self.observe(ExecEvent::Wrote(data));
         self.trace.record(
             "exec.write",
@@ -358,126 +196,84 @@ impl Group {
         );
     }
 
-    /// Ends `member` with `status` (no-op if it already ended).
-    fn end(self: &Arc<Self>, member: usize, status: ExitStatus) {
-        let mut st = self.lock();
-        let Some(m) = st.members.get_mut(member) else {
-            return;
-        };
-        if m.status.is_some() {
-            return;
-        }
-        m.status = Some(status.clone());
-        if let Some(abort) = m.abort.take() {
-            abort.abort();
-        }
-        let label = m.label.clone();
-        drop(st);
+    fn exited(&self, process: &ScriptedProcess, shell: bool, label: &str, status: &ExitStatus) {
         self.trace.record(
             "exec.exit",
-            format!("`{}` {label}: {}", self.command, describe_status(&status)),
+            format!("`{}` {label}: {}", self.command, describe_status(status)),
         );
-        if member == 0 {
-            self.observe(ExecEvent::ShellExited(&status));
+        if shell {
+            self.observe(ExecEvent::ShellExited(status));
         }
         // The shell's SIGCHLD wakes the reaper before the manager's wait is
         // woken: whichever the scheduler runs first collects the status.
-        if member == 0 && self.bugs.is_on(Bug::ReaperSteals) {
+        if shell && self.bugs.is_on(Bug::ReaperSteals) {
             tokio::spawn(sim_hooks::task(
                 || "reaper".to_string(),
-                reap_everything(self.clone()),
+                reap_everything(
+                    process.clone(),
+                    self.trace.clone(),
+                    self.command.clone(),
+                    self.bugs.clone(),
+                ),
             ));
         }
-        self.changed.send_modify(|n| *n += 1);
     }
 
-    /// The manager's wait: the shell's status once it exited (taking it),
-    /// or ECHILD if the reaper took it first.
-    fn collect_shell(&self) -> Option<ExitStatus> {
-        let mut st = self.lock();
-        let status = st.members.first().and_then(|m| m.status.clone())?;
-        st.collected = true;
-        if st.stolen {
-            return Some(ExitStatus::WaitError(ECHILD.into()));
-        }
-        Some(status)
-    }
-
-    fn pipe_held(&self) -> bool {
-        self.lock()
-            .members
-            .iter()
-            .any(|m| m.holds_pipe && m.status.is_none())
-    }
-
-    fn add_member(self: &Arc<Self>, label: String, script: Script, holds_pipe: bool) {
-        let index = {
-            let mut st = self.lock();
-            st.members.push(Member {
-                label,
-                status: None,
-                on_terminate: script.on_terminate,
-                holds_pipe,
-                abort: None,
-            });
-            st.members.len() - 1
-        };
-        let group = self.clone();
-        let name = format!(
-            "proc `{}` {}",
-            self.command,
-            self.lock().members[index].label
+    fn signalled(&self, signal: Signal, live: usize) {
+        self.trace.record(
+            "exec.signal",
+            format!(
+                "`{}` {} -> {live} live members",
+                self.command,
+                signal.wire_name()
+            ),
         );
-        let task = tokio::spawn(sim_hooks::task(move || name, async move {
-            run_member(group, index, script).await
-        }));
-        let mut st = self.lock();
-        if let Some(m) = st.members.get_mut(index)
-            && m.status.is_none()
-        {
-            m.abort = Some(task.abort_handle());
-        }
+    }
+
+    fn killed_shell(&self) {
+        self.trace
+            .record("exec.signal", format!("`{}` kill shell only", self.command));
+    }
+
+    fn finished(&self, status: &ExitStatus) {
+        self.observe(ExecEvent::Finished(status));
+    }
+
+    fn member_task(&self, label: &str, task: MemberTask) -> MemberTask {
+        let name = format!("proc `{}` {label}", self.command);
+        Box::pin(sim_hooks::task(move || name, task))
+    }
+
+    fn pipe_force_closed(&self) {
+        self.trace.record(
+            "exec.wait_delay",
+            format!("`{}` pipe force-closed after the wait delay", self.command),
+        );
     }
 }
 
 /// The reap-everything loop's turn after the shell's exit (`waitpid(-1)`):
 /// takes the status unless the manager's wait already has.
-async fn reap_everything(group: Arc<Group>) {
+async fn reap_everything(process: ScriptedProcess, trace: Trace, command: String, bugs: BugSet) {
     yield_point("exec.reaper.before_waitpid").await;
-    let stole = {
-        let mut st = group.lock();
-        let stole = !st.collected;
-        st.stolen |= stole;
-        stole
-    };
+    let stole = process.steal_status();
     // The reaper runs only with the switch on; its buggy branch is taken
     // when it wins the race for the status.
-    if stole && take_bug(&group.bugs, Bug::ReaperSteals) {
-        group.trace.record(
+    if stole && take_bug(&bugs, Bug::ReaperSteals) {
+        trace.record(
             "exec.reaper",
-            format!("`{}` sh: exit status stolen by the reaper", group.command),
+            format!("`{command}` sh: exit status stolen by the reaper"),
         );
     }
 }
 
-async fn run_member(group: Arc<Group>, index: usize, script: Script) {
-    let mut children = 0;
-    for step in script.steps {
-        match step {
-            Step::Write(data) => group.write(index, &data),
-            Step::Sleep(d) => tokio::time::sleep(d).await,
-            Step::Exit(code) => {
-                group.end(index, ExitStatus::Code(code));
-                return;
-            }
-            Step::Background { script, holds_pipe } => {
-                children += 1;
-                let label = format!("{}.{children}", group.lock().members[index].label);
-                group.add_member(label, script, holds_pipe);
-            }
-        }
+/// An exit status in words, for the trace.
+fn describe_status(status: &ExitStatus) -> String {
+    match status {
+        ExitStatus::Code(code) => format!("exited with code {code}"),
+        ExitStatus::Signaled(signal) => format!("killed by signal {signal}"),
+        ExitStatus::WaitError(error) => format!("wait failed: {error}"),
     }
-    group.end(index, ExitStatus::Code(0));
 }
 
 impl Exec for SimExec {
@@ -497,36 +293,14 @@ impl Exec for SimExec {
                     .unwrap_or_else(|| "the agent's directory".into())
             ),
         );
-        let group = Arc::new(Group {
-            state: Mutex::new(GroupState {
-                members: Vec::new(),
-                pipe_closed: false,
-                collected: false,
-                stolen: false,
-            }),
-            changed: watch::Sender::new(0),
-            output,
+        let hooks = Arc::new(SimHooks {
             trace: self.trace.clone(),
-            command: spec.command.clone(),
+            command: spec.command,
             bugs: self.bugs.clone(),
             observer: self.book.observer(),
         });
-        group.observe(ExecEvent::Spawned);
-        group.add_member("sh".to_string(), script, true);
-        let exit = wait_for_exit(group.clone(), self.wait_delay);
-        Ok(Spawned {
-            exit: Box::pin(exit),
-            control: Arc::new(Control { group }),
-        })
-    }
-}
-
-/// An exit status in words, for the trace.
-fn describe_status(status: &ExitStatus) -> String {
-    match status {
-        ExitStatus::Code(code) => format!("exited with code {code}"),
-        ExitStatus::Signaled(signal) => format!("killed by signal {signal}"),
-        ExitStatus::WaitError(error) => format!("wait failed: {error}"),
+        hooks.observe(ExecEvent::Spawned);
+        Ok(spawn_script(script, self.wait_delay, output, hooks))
     }
 }
 
@@ -549,99 +323,10 @@ fn check_workdir(fs: &SimFs, dir: &Path) -> Result<(), SpawnError> {
     }
 }
 
-/// Go's `cmd.Wait` with `WaitDelay`: the shell's status once it exited and
-/// the pipe drained, or the delay expired.
-async fn wait_for_exit(group: Arc<Group>, wait_delay: Duration) -> ExitStatus {
-    let status = reaped_and_drained(&group, wait_delay).await;
-    group.observe(ExecEvent::Finished(&status));
-    status
-}
-
-async fn reaped_and_drained(group: &Group, wait_delay: Duration) -> ExitStatus {
-    let mut changed = group.changed.subscribe();
-    let status = loop {
-        if let Some(s) = group.collect_shell() {
-            break s;
-        }
-        if changed.changed().await.is_err() {
-            break ExitStatus::WaitError("process state lost".into());
-        }
-    };
-    let drained = tokio::time::timeout(wait_delay, async {
-        while group.pipe_held() {
-            if changed.changed().await.is_err() {
-                return;
-            }
-        }
-    })
-    .await;
-    if drained.is_err() {
-        group.lock().pipe_closed = true;
-        group.trace.record(
-            "exec.wait_delay",
-            format!("`{}` pipe force-closed after the wait delay", group.command),
-        );
-        if status == ExitStatus::Code(0) {
-            return ExitStatus::WaitError("exec: WaitDelay expired before I/O complete".into());
-        }
-    }
-    status
-}
-
-struct Control {
-    group: Arc<Group>,
-}
-
-impl ProcessControl for Control {
-    fn signal_group(&self, signal: Signal) -> Result<(), SignalError> {
-        let targets: Vec<(usize, OnTerminate)> = {
-            let st = self.group.lock();
-            st.members
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| m.status.is_none())
-                .map(|(i, m)| (i, m.on_terminate))
-                .collect()
-        };
-        self.group.trace.record(
-            "exec.signal",
-            format!(
-                "`{}` {} -> {} live members",
-                self.group.command,
-                signal.wire_name(),
-                targets.len()
-            ),
-        );
-        if targets.is_empty() {
-            return Err(SignalError::NoSuchProcess);
-        }
-        for (i, reaction) in targets {
-            match (signal, reaction) {
-                (Signal::Kill, _) => self.group.end(i, ExitStatus::Signaled(SIGKILL)),
-                (Signal::Terminate, OnTerminate::Die) => {
-                    self.group.end(i, ExitStatus::Signaled(SIGTERM))
-                }
-                (Signal::Terminate, OnTerminate::Exit(code)) => {
-                    self.group.end(i, ExitStatus::Code(code))
-                }
-                (Signal::Terminate, OnTerminate::Ignore) => {}
-            }
-        }
-        Ok(())
-    }
-
-    fn kill_direct(&self) {
-        self.group.trace.record(
-            "exec.signal",
-            format!("`{}` kill shell only", self.group.command),
-        );
-        self.group.end(0, ExitStatus::Signaled(SIGKILL));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agent::process::exec::{ProcessControl, SignalError};
     use std::sync::Mutex as StdMutex;
 
     const WAIT_DELAY: Duration = Duration::from_secs(5);
@@ -860,6 +545,39 @@ mod tests {
         };
         assert_eq!(held.lookup(&spec("echo hi")).output(), b"hi\n");
         assert_eq!(held.lookup(&spec("frob")).exit_code(), 127);
+    }
+
+    #[test]
+    fn the_observer_sees_spawn_writes_shell_exit_and_finish_in_order() {
+        let seen = Arc::new(StdMutex::new(Vec::new()));
+        let log = seen.clone();
+        let mut sim = turmoil::Builder::new().build();
+        sim.client("agent", async move {
+            let book = ScriptBook::new();
+            book.insert("cmd", Script::new().write("ab").sleep(ms(5)).exit(2));
+            book.set_observer(move |cmd, event| {
+                log.lock().unwrap().push(format!("{cmd} {event:?}"));
+            });
+            let exec = SimExec::new(book, WAIT_DELAY, Trace::new());
+            let spec = SpawnSpec {
+                command: "cmd".into(),
+                workdir: None,
+                env: vec![],
+            };
+            let out = Arc::new(HeadTailBuffer::new());
+            exec.spawn(spec, out).unwrap().exit.await;
+            Ok(())
+        });
+        sim.run().unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "cmd Spawned",
+                "cmd Wrote([97, 98])",
+                "cmd ShellExited(Code(2))",
+                "cmd Finished(Code(2))"
+            ]
+        );
     }
 
     #[test]

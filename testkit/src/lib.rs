@@ -1,9 +1,12 @@
 //! Test support shared by the agent's, the SDK's and the chat tools' tests
 //! and by the hostile-input scenario: a real agent served on loopback
-//! ([`TestAgent`]) and the hostile-request generators ([`hostile`]).
+//! ([`TestAgent`]), the hostile-request generators ([`hostile`]) and the
+//! scripted process model behind the `Exec` seam ([`scripted`]), which the
+//! simulation harness wraps.
 //! A development crate: never a dependency of shipped code.
 
 pub mod hostile;
+pub mod scripted;
 mod served;
 
 /// Two well-formed chat ids, for tests of chat scoping and the

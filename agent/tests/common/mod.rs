@@ -10,18 +10,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent::process::exec::{
-    Exec, ExitStatus, ProcessControl, Signal, SignalError, SpawnError, SpawnSpec, Spawned,
-};
+use agent::process::exec::{Exec, SpawnError, SpawnSpec, Spawned};
 use agent::seams::FixedEnvInfo;
 use agent::{Agent, AgentConfig, Seams};
 use bytes::Bytes;
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
-use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 // Not every test uses every item.
 #[allow(unused_imports)]
@@ -308,78 +305,11 @@ pub fn serve_in_memory(agent: Agent) -> Client {
     Client::new(Dial::Duplex(tx)).with_token(token.as_deref())
 }
 
-/// One step of a scripted process.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Step {
-    Echo(String),
-    Sleep(Duration),
-    Exit(i32),
-}
-
-/// A scripted `Exec` on the tokio clock: a command is `;`-separated steps
-/// `echo TEXT`, `sleep SECS` (fractions allowed) and `exit CODE`. Signals
-/// end the process as a death by that signal; [`ScriptedExec::vanish_groups`]
-/// makes every group send answer ESRCH (the group is gone, the exit not yet
-/// published: race R10 in `docs/races.md`).
-#[derive(Default)]
-pub struct ScriptedExec {
-    pub vanished: Mutex<bool>,
-}
-
-impl ScriptedExec {
-    pub fn vanish_groups(&self) {
-        *self.vanished.lock() = true;
-    }
-}
-
-fn parse_script(command: &str) -> Result<Vec<Step>, SpawnError> {
-    command
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|step| {
-            let (verb, arg) = step.split_once(' ').unwrap_or((step, ""));
-            match verb {
-                "echo" => Ok(Step::Echo(format!("{arg}\n"))),
-                "sleep" => arg
-                    .parse::<f64>()
-                    .map(|s| Step::Sleep(Duration::from_secs_f64(s)))
-                    .map_err(|e| SpawnError(format!("bad sleep: {e}"))),
-                "exit" => arg
-                    .parse::<i32>()
-                    .map(Step::Exit)
-                    .map_err(|e| SpawnError(format!("bad exit: {e}"))),
-                other => Err(SpawnError(format!("unknown step {other:?}"))),
-            }
-        })
-        .collect()
-}
-
-struct ScriptControl {
-    exec: Arc<ScriptedExec>,
-    signal: Mutex<Option<i32>>,
-    notify: Notify,
-}
-
-impl ProcessControl for ScriptControl {
-    fn signal_group(&self, signal: Signal) -> Result<(), SignalError> {
-        if *self.exec.vanished.lock() {
-            return Err(SignalError::NoSuchProcess);
-        }
-        let n = match signal {
-            Signal::Kill => 9,
-            Signal::Terminate => 15,
-        };
-        *self.signal.lock() = Some(n);
-        self.notify.notify_one();
-        Ok(())
-    }
-
-    fn kill_direct(&self) {
-        *self.signal.lock() = Some(9);
-        self.notify.notify_one();
-    }
-}
+/// The testkit's scripted process model: a command is `;`-separated steps
+/// `echo TEXT`, `sleep SECS` (fractions allowed) and `exit CODE` on the
+/// tokio clock; [`ScriptedExec::vanish_groups`] makes every group send
+/// answer ESRCH (race R10 in `docs/races.md`).
+pub use agent_testkit::scripted::ScriptedExec;
 
 /// The `Exec` handed to the agent, sharing state with the test.
 pub struct SharedScriptedExec(pub Arc<ScriptedExec>);
@@ -390,35 +320,7 @@ impl Exec for SharedScriptedExec {
         spec: SpawnSpec,
         output: Arc<agent::headtail::HeadTailBuffer>,
     ) -> Result<Spawned, SpawnError> {
-        let steps = parse_script(&spec.command)?;
-        let control = Arc::new(ScriptControl {
-            exec: self.0.clone(),
-            signal: Mutex::new(None),
-            notify: Notify::new(),
-        });
-        let ctl = control.clone();
-        let exit = Box::pin(async move {
-            for step in steps {
-                match step {
-                    Step::Echo(text) => {
-                        output.write(text.as_bytes());
-                    }
-                    Step::Sleep(d) => {
-                        tokio::select! {
-                            biased;
-                            () = ctl.notify.notified() => {
-                                let sig = ctl.signal.lock().unwrap_or(9);
-                                return ExitStatus::Signaled(sig);
-                            }
-                            () = tokio::time::sleep(d) => {}
-                        }
-                    }
-                    Step::Exit(code) => return ExitStatus::Code(code),
-                }
-            }
-            ExitStatus::Code(0)
-        });
-        Ok(Spawned { exit, control })
+        self.0.spawn(spec, output)
     }
 }
 
@@ -427,7 +329,7 @@ impl Exec for SharedScriptedExec {
 /// [`TEST_TOKEN`] unless `config` names one.
 pub fn scripted_agent(mut config: AgentConfig) -> (Agent, Arc<ScriptedExec>) {
     config.token.get_or_insert_with(|| TEST_TOKEN.to_string());
-    let exec = Arc::new(ScriptedExec::default());
+    let exec = Arc::new(ScriptedExec::new(config.wait_delay));
     let mut seams = Seams::real(config.wait_delay);
     seams.exec = Arc::new(SharedScriptedExec(exec.clone()));
     seams.ids = Arc::new(agent::seams::SequentialIds::default());
