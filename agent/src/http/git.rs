@@ -62,16 +62,47 @@ async fn watch(
     upgrade
         .max_message_size(WATCH_READ_LIMIT)
         .max_frame_size(WATCH_READ_LIMIT)
-        .on_upgrade(move |socket| serve_watch(agent, socket, chat))
+        .on_upgrade(move |socket| {
+            // Under simulation the watch is its own task (`watch1`, ...):
+            // its messages and scans read as one story in the trace.
+            let id = crate::sim::next_id("watch");
+            crate::sim::task(
+                move || format!("watch{id}"),
+                serve_watch(agent, socket, chat),
+            )
+        })
 }
 
 async fn send_json(socket: &mut WebSocket, msg: &ServerMessage) -> Result<(), axum::Error> {
     let text = serde_json::to_string(msg).map_err(axum::Error::new)?;
+    crate::sim::event("ws.send", || describe(msg));
     socket.send(Message::Text(text.into())).await
+}
+
+/// A server message in words, for the trace.
+fn describe(msg: &ServerMessage) -> String {
+    match msg {
+        ServerMessage::Changes { repositories, .. } => {
+            let repos: Vec<String> = repositories
+                .iter()
+                .map(|r| {
+                    let what = if r.removed {
+                        "removed".to_string()
+                    } else {
+                        format!("{} diff bytes", r.unified_diff.len())
+                    };
+                    format!("{} ({what})", r.repo_root)
+                })
+                .collect();
+            format!("changes: {}", repos.join(", "))
+        }
+        ServerMessage::Error { message } => format!("error: {message}"),
+    }
 }
 
 /// Sends a close frame and waits (bounded) for the peer's reply.
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    crate::sim::event("ws.close", || format!("closing with {code}: {reason}"));
     let frame = CloseFrame {
         code,
         reason: reason.into(),
@@ -168,9 +199,18 @@ async fn serve_watch(agent: Agent, mut socket: WebSocket, chat: Option<Uuid>) {
             }
             incoming = socket.recv() => {
                 let frame = match incoming {
-                    None | Some(Err(_)) => return,
+                    None | Some(Err(_)) => {
+                        crate::sim::event("ws.closed", || "the client's side ended without a close frame".into());
+                        return;
+                    }
                     Some(Ok(frame)) => frame,
                 };
+                crate::sim::event("ws.recv", || match &frame {
+                    Message::Text(_) | Message::Binary(_) => "a client message".into(),
+                    Message::Pong(_) => "pong".into(),
+                    Message::Ping(_) => "ping".into(),
+                    Message::Close(_) => "close frame".into(),
+                });
                 let outcome = match frame {
                     Message::Text(text) => client_message(text.as_bytes()),
                     Message::Binary(data) => client_message(&data),
@@ -205,6 +245,7 @@ async fn serve_watch(agent: Agent, mut socket: WebSocket, chat: Option<Uuid>) {
                     close(&mut socket, close_code::AWAY, "heartbeat timed out").await;
                     return;
                 }
+                crate::sim::event("ws.send", || "heartbeat ping".into());
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
                     return;
                 }
