@@ -6,27 +6,14 @@
 use agent::headtail::{HeadTailBuffer, Truncation};
 use proptest::prelude::*;
 
-const CAP: usize = 32768;
-const MAX_LINE: usize = 2048;
-const KEEP: usize = 2032;
-const SUFFIX: &str = " ... [truncated]";
+use agent_testkit::headtail_model::{CAP, render_sized};
 
-fn marker(omitted: u64) -> String {
-    format!("\n\n... [omitted {omitted} bytes] ...\n\n")
-}
-
-/// Every byte ever written, and the sizes.
+/// Every byte ever written, and the sizes; what it renders is the shared
+/// naive model's answer.
 struct Model {
     all: Vec<u8>,
     max_head: usize,
     max_tail: usize,
-}
-
-/// One rendered line at stream offsets `start..end`.
-struct Line {
-    start: usize,
-    end: usize,
-    text: String,
 }
 
 impl Model {
@@ -46,122 +33,12 @@ impl Model {
     }
 
     fn output(&self) -> (String, Option<Truncation>) {
-        let n = self.all.len();
-        if n == 0 {
-            return (String::new(), None);
-        }
-        let (hn, tn) = (self.head_end(), self.tail_start());
-        let info = |out: &str, omitted: usize| Truncation {
-            original_bytes: n as u64,
-            retained_bytes: out.len() as u64,
-            omitted_bytes: omitted as u64,
-            strategy: "head_tail".into(),
-        };
-        if hn == tn {
-            let lines = self.lines(0, n);
-            let out: String = lines.iter().map(|l| l.text.as_str()).collect();
-            if out.len() <= CAP {
-                let info = (n > hn).then(|| info(&out, 0));
-                return (out, info);
-            }
-            let (head, tail): (Vec<Line>, Vec<Line>) =
-                lines.into_iter().partition(|l| l.start < hn);
-            let (out, omitted) = self.fit(&head, &tail);
-            let info = info(&out, omitted);
-            return (out, Some(info));
-        }
-        let h = hn - incomplete_char_at_end(&self.all[..hn]);
-        let t = tn
-            + self.all[tn..]
-                .iter()
-                .take(3)
-                .take_while(|&&b| b & 0xC0 == 0x80)
-                .count();
-        let head = self.lines(0, h);
-        let tail = self.lines(t, n);
-        let mut out: String = head.iter().map(|l| l.text.as_str()).collect();
-        out.push_str(&marker((t - h) as u64));
-        out.extend(tail.iter().map(|l| l.text.as_str()));
-        if out.len() <= CAP {
-            let info = info(&out, t - h);
-            return (out, Some(info));
-        }
-        let (out, omitted) = self.fit(&head, &tail);
-        let info = info(&out, omitted);
-        (out, Some(info))
-    }
-
-    /// Whole lines only: newest tail lines first, then the oldest head lines
-    /// if the whole tail fit, within the cap less the largest marker.
-    fn fit(&self, head: &[Line], tail: &[Line]) -> (String, usize) {
-        let budget = CAP - marker(self.all.len() as u64).len();
-        let mut used = 0;
-        let mut kept_tail = Vec::new();
-        for line in tail.iter().rev() {
-            if used + line.text.len() > budget {
-                break;
-            }
-            used += line.text.len();
-            kept_tail.push(line);
-        }
-        kept_tail.reverse();
-        let mut kept_head = Vec::new();
-        if kept_tail.len() == tail.len() {
-            for line in head {
-                if used + line.text.len() > budget {
-                    break;
-                }
-                used += line.text.len();
-                kept_head.push(line);
-            }
-        }
-        let h = kept_head.last().map_or(0, |l| l.end);
-        let t = kept_tail.first().map_or(self.all.len(), |l| l.start);
-        let mut out: String = kept_head.iter().map(|l| l.text.as_str()).collect();
-        out.push_str(&marker((t - h) as u64));
-        out.extend(kept_tail.iter().map(|l| l.text.as_str()));
-        (out, t - h)
-    }
-
-    /// The lines of `all[from..to]`, each rendered.
-    fn lines(&self, from: usize, to: usize) -> Vec<Line> {
-        let mut lines = Vec::new();
-        let mut start = from;
-        for raw in self.all[from..to].split_inclusive(|&b| b == b'\n') {
-            let nl = raw.last() == Some(&b'\n');
-            let content = &raw[..raw.len() - usize::from(nl)];
-            let mut text = String::from_utf8_lossy(content).into_owned();
-            if text.len() > MAX_LINE {
-                let mut cut = KEEP;
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                text.truncate(cut);
-                text.push_str(SUFFIX);
-            }
-            if nl {
-                text.push('\n');
-            }
-            lines.push(Line {
-                start,
-                end: start + raw.len(),
-                text,
-            });
-            start += raw.len();
-        }
-        lines
+        render_sized(&self.all, self.max_head, self.max_tail)
     }
 }
 
-/// How many trailing bytes of `b` are a character cut short: the shortest
-/// suffix that std calls "incomplete" rather than invalid.
-fn incomplete_char_at_end(b: &[u8]) -> usize {
-    (1..=b.len().min(3))
-        .find(|&k| {
-            matches!(std::str::from_utf8(&b[b.len() - k..]),
-                Err(e) if e.valid_up_to() == 0 && e.error_len().is_none())
-        })
-        .unwrap_or(0)
+fn marker(omitted: u64) -> String {
+    format!("\n\n... [omitted {omitted} bytes] ...\n\n")
 }
 
 /// Pieces the writes are made of.

@@ -2,9 +2,12 @@
 //! and by the hostile-input scenario: a real agent served on loopback
 //! ([`TestAgent`]), the hostile-request generators ([`hostile`]) and the
 //! scripted process model behind the `Exec` seam ([`scripted`]), which the
-//! simulation harness wraps.
+//! simulation harness wraps, and the naive every-byte model of the output
+//! buffer ([`headtail_model`]) that both the buffer's property test and the
+//! harness's output oracle check against.
 //! A development crate: never a dependency of shipped code.
 
+pub mod headtail_model;
 pub mod hostile;
 pub mod scripted;
 mod served;

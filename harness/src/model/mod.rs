@@ -4,5 +4,6 @@
 //! applies acknowledged edits serially.
 
 pub mod files;
-pub mod headtail;
+/// The every-byte output model, shared with the buffer's property test.
+pub use agent_testkit::headtail_model as headtail;
 pub mod process;

@@ -11,7 +11,7 @@
 //! whole lines dropped from the middle so the render never exceeds [`CAP`].
 //! No ring, no windows, no fast paths: slow and obviously right.
 
-use agent_sdk::Truncation;
+use agent::headtail::Truncation;
 
 /// Bytes kept from the start of the output.
 pub const HEAD: usize = 16384;
