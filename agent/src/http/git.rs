@@ -180,8 +180,8 @@ async fn serve_watch(agent: Agent, mut socket: WebSocket, chat: Option<Uuid>) {
         async move {
             if let Some(msg) = handler.scan().await {
                 let sent = out_tx.send(msg);
-                let _ = crate::sim::sync::send(crate::site!("sync.send:git.watch.changes"), sent)
-                    .await;
+                let _ =
+                    crate::sim::sync::send(crate::site!("sync.send:git.watch.changes"), sent).await;
             }
         }
     });
