@@ -1,13 +1,14 @@
-//! Builds the catalog of yield points: every `yield_point!("name")` in the
-//! sources of the crates that run under simulation (agent, sdk, tools), so
-//! coverage can list the points a run or a sweep never reached.
+//! Builds the catalog of yield points: every `yield_point!("name")` and
+//! every sync site `site!("name")` (`sim_hooks::sync`) in the sources of
+//! the crates that run under simulation (agent, sdk, tools), so coverage
+//! can list the points a run or a sweep never reached.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 const SCANNED: [&str; 3] = ["../agent/src", "../sdk/src", "../tools/src"];
-const MACRO: &str = "yield_point!(\"";
+const MACROS: [&str; 2] = ["yield_point!(\"", "site!(\""];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
@@ -51,14 +52,16 @@ fn scan_text(text: &str, names: &mut BTreeSet<String>) {
         if line.trim_start().starts_with("//") {
             continue;
         }
-        let mut rest = line;
-        while let Some(at) = rest.find(MACRO) {
-            let tail = &rest[at + MACRO.len()..];
-            if let Some(end) = tail.find('"') {
-                names.insert(tail[..end].to_string());
-                rest = &tail[end..];
-            } else {
-                break;
+        for macro_ in MACROS {
+            let mut rest = line;
+            while let Some(at) = rest.find(macro_) {
+                let tail = &rest[at + macro_.len()..];
+                if let Some(end) = tail.find('"') {
+                    names.insert(tail[..end].to_string());
+                    rest = &tail[end..];
+                } else {
+                    break;
+                }
             }
         }
     }

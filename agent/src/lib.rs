@@ -28,7 +28,7 @@ pub mod seams;
 pub use sim_hooks as sim;
 /// The known-bug switches; they live with the simulation hooks.
 pub use sim_hooks::bugs;
-pub use sim_hooks::yield_point;
+pub use sim_hooks::{site, yield_point};
 
 use std::sync::Arc;
 

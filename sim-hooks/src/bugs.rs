@@ -53,10 +53,14 @@ pub enum Bug {
     /// R7: the blocking wait checks "closed" before registering for the
     /// wake-up, so a close in between is lost (agent, `headtail::wait`).
     LostWakeup,
+    /// R17: a multi-file edit takes its files' locks in request order, not
+    /// sorted, so two edits naming the same files in opposite orders can
+    /// each hold one and wait for the other forever (agent, `files`).
+    EditLockOrder,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 9] = [
+    pub const ALL: [Bug; 10] = [
         Bug::StaleOutputRead,
         Bug::PathsBeforeSubscribe,
         Bug::WriteDeadlineHidden,
@@ -66,6 +70,7 @@ impl Bug {
         Bug::SignalEsrch500,
         Bug::ReaperSteals,
         Bug::LostWakeup,
+        Bug::EditLockOrder,
     ];
 
     /// The switch's CLI name, e.g. `stale-output-read`.
@@ -80,6 +85,7 @@ impl Bug {
             Bug::SignalEsrch500 => "signal-esrch-500",
             Bug::ReaperSteals => "reaper-steals",
             Bug::LostWakeup => "lost-wakeup",
+            Bug::EditLockOrder => "edit-lock-order",
         }
     }
 
@@ -104,6 +110,9 @@ impl Bug {
             Bug::ReaperSteals => "a reap-everything loop steals the exit status (R4)",
             Bug::LostWakeup => {
                 "blocking wait checks before registering: a close in between is lost (R7)"
+            }
+            Bug::EditLockOrder => {
+                "file locks taken in request order: opposite multi-file edits deadlock (R17)"
             }
         }
     }
@@ -142,6 +151,7 @@ marks! {
     SignalEsrch500 => signal_esrch_500,
     ReaperSteals => reaper_steals,
     LostWakeup => lost_wakeup,
+    EditLockOrder => edit_lock_order,
 }
 
 /// Whether `bug` is switched on in `bugs`; if it is, records the taken

@@ -15,8 +15,13 @@
 //! loop) with a label; while it is polled, [`current_task`] names it, so the
 //! harness attributes every event to the request or background task that
 //! caused it, and can tell which task ran while a yield point gave way.
+//!
+//! Synchronization points: [`sync`] wraps the agent's locks, sends and
+//! wake-ups so each is a named yield point too (`sync.lock:files.path`),
+//! and the bare primitive without the feature.
 
 pub mod bugs;
+pub mod sync;
 
 pub use bugs::{Bug, BugSet, UnknownBug};
 

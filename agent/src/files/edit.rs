@@ -22,7 +22,7 @@
 //! the offload seam, the file locks, a writer, the limits) and fails with
 //! the domain [`EditError`]; `http::edit` turns that into the HTTP answer.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -201,7 +201,8 @@ pub async fn edit_files(
     }
 
     // Phase 1b: under the files' locks, read and edit in memory.
-    let paths: BTreeSet<PathBuf> = targets.iter().map(|t| t.resolved.clone()).collect();
+    // In request order: `lock_all` sorts them (R17).
+    let paths: Vec<PathBuf> = targets.iter().map(|t| t.resolved.clone()).collect();
     let guards = cx.io.locks.lock_all(&paths, cx.io.bugs).await;
     let (pending, prepare_failures) = {
         let fs = cx.io.fs.clone();

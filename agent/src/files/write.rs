@@ -4,7 +4,6 @@
 //! the target. Any failure removes the temp file and leaves the original
 //! byte-identical.
 
-use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -173,7 +172,7 @@ where
 
     let guards = files
         .locks
-        .lock_all(&BTreeSet::from([resolved.clone()]), files.bugs)
+        .lock_all(std::slice::from_ref(&resolved), files.bugs)
         .await;
     let mode = {
         let (fs, target) = (fs.clone(), resolved.clone());

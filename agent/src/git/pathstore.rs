@@ -9,7 +9,9 @@
 //! `add_paths` has a yield point between storing and notifying. The
 //! notification is owned by a drop guard, so a caller whose future is
 //! cancelled at that point (a dropped request) still notifies: stored paths
-//! are never left without a signal.
+//! are never left without a signal. The signal itself is a sync site
+//! (`sync.notify:pathstore.subscribers`): a subscriber may run before
+//! `add_paths` returns.
 
 use parking_lot::{Mutex, MutexGuard};
 use std::collections::{BTreeMap, BTreeSet};
@@ -109,7 +111,10 @@ impl PathStore {
         }
         let notify = NotifyOnDrop { store: self, chats };
         crate::yield_point!("pathstore.between_store_and_notify");
-        drop(notify);
+        crate::sim::sync::publish(crate::site!("sync.notify:pathstore.subscribers"), || {
+            drop(notify)
+        })
+        .await;
     }
 
     /// Notifies the chats' subscribers without adding paths.

@@ -62,7 +62,10 @@ pub async fn follow_paths(
         while subscription.changed().await.is_some() {
             let paths = store.get_paths(chat).unwrap_or_default();
             handler.subscribe(&paths).await;
-            handler.request_scan();
+            crate::sim::sync::publish(crate::site!("sync.notify:git.watch.scan_request"), || {
+                handler.request_scan()
+            })
+            .await;
         }
     }
     std::future::pending::<()>().await

@@ -163,7 +163,11 @@ async fn serve_watch(agent: Agent, mut socket: WebSocket, chat: Option<Uuid>) {
         subscription = Some(sub);
         if let Some(paths) = paths {
             handler.subscribe(&paths).await;
-            handler.request_scan();
+            crate::sim::sync::publish(
+                crate::site!("sync.notify:git.watch.first_scan_request"),
+                || handler.request_scan(),
+            )
+            .await;
         }
     }
 
@@ -175,7 +179,9 @@ async fn serve_watch(agent: Agent, mut socket: WebSocket, chat: Option<Uuid>) {
         let out_tx = out_tx.clone();
         async move {
             if let Some(msg) = handler.scan().await {
-                let _ = out_tx.send(msg).await;
+                let sent = out_tx.send(msg);
+                let _ =
+                    crate::sim::sync::send(crate::site!("sync.send:git.watch.changes"), sent).await;
             }
         }
     });

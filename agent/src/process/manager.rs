@@ -455,7 +455,8 @@ impl Manager {
             // finds this group only through `lingering`.
             let lingers = p.control.group_alive();
             let exited_at = clock.now();
-            {
+            // Readers see "exited" from here; the buffer is closed below.
+            crate::sim::sync::publish(crate::site!("sync.publish:proc.exit.state"), || {
                 let mut table = table.lock();
                 {
                     let mut state = p.state.lock();
@@ -468,7 +469,8 @@ impl Manager {
                 }
                 table.finished.insert((exited_at, p.seq, p.id.clone()));
                 table.evict_over_cap(cap);
-            }
+            })
+            .await;
             if let ExitStatus::WaitError(error) = &status {
                 tracing::warn!(id = %p.id, %error, "process wait failed");
             }
@@ -480,7 +482,13 @@ impl Manager {
                     status.exit_code()
                 )
             });
-            p.buffer.close();
+            // Waiters wake here; a decision after it lets them answer
+            // before the exit task finishes. (The last publish, `done`,
+            // ends the task: nothing follows it to reorder.)
+            crate::sim::sync::publish(crate::site!("sync.notify:headtail.close"), || {
+                p.buffer.close()
+            })
+            .await;
             p.done.set();
         }));
         Ok(process)
