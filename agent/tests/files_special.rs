@@ -149,6 +149,28 @@ async fn proc_files_are_read_up_to_the_cap_not_by_their_reported_size() {
     assert!(error.contains("more than 64"), "{error}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_is_allowed_up_to_exactly_the_read_cap_and_refused_one_byte_beyond() {
+    let config = AgentConfig {
+        max_read_size: 64,
+        ..AgentConfig::default()
+    };
+    let (home, _agent, client) = agent_with(config).await;
+    for (len, status) in [(64, 200), (65, 413)] {
+        let path = home.path().join(format!("cap-{len}.txt"));
+        let original = format!("a{}", "x".repeat(len - 1));
+        std::fs::write(&path, &original).unwrap();
+        let answer = send(&client, Op::Edit, path.to_str().unwrap()).await;
+        assert_eq!(answer.status, status, "{len} bytes: {:?}", answer.json);
+        let want = if status == 200 {
+            format!("b{}", "x".repeat(len - 1))
+        } else {
+            original
+        };
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), want, "{len} bytes");
+    }
+}
+
 /// A file of `len` bytes at `name` in `home`: sparse (no blocks written),
 /// so gigabytes cost nothing on disk.
 fn sparse(home: &Path, name: &str, len: u64) -> String {

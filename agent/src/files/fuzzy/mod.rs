@@ -223,7 +223,7 @@ pub fn apply_edit(
             let matched: Vec<&[u8]> = (start..start + m).map(piece).collect();
             splice::Window {
                 span: (line_starts[start], line_starts[start + m]),
-                at_unterminated_end: at_unterminated_end(&matched, start + m, pieces, piece),
+                at_unterminated_end: at_unterminated_end(&matched),
                 matched,
             }
         });
@@ -265,18 +265,10 @@ pub fn build<'c>(
     out.put(&content[at..]);
 }
 
-/// Whether a window ending before piece `end` ends the file on a line with
-/// no newline: nothing but empty pieces follow, and its last line has no
-/// ending.
-pub fn at_unterminated_end<'c>(
-    matched: &[&[u8]],
-    end: usize,
-    pieces: usize,
-    piece: impl Fn(usize) -> &'c [u8],
-) -> bool {
-    if matched.is_empty() || (end..pieces).any(|i| !piece(i).is_empty()) {
-        return false;
-    }
+/// Whether a window ends the file on a line with no newline. Only the
+/// file's last piece can lack a line ending, so the window's last line
+/// alone tells: no look at what follows is needed.
+pub fn at_unterminated_end(matched: &[&[u8]]) -> bool {
     matched.last().is_some_and(|l| split_ending(l).1.is_empty())
 }
 
