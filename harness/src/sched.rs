@@ -13,7 +13,8 @@
 //! replays a failure with fewer decisions.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use sim_hooks::Bug;
 use sim_hooks::SimHook;
 
+use crate::timers::Timers;
 use crate::trace::Trace;
 
 /// How the scheduler decides at each hit.
@@ -102,10 +104,16 @@ pub struct Choice {
 }
 
 /// A fixed list of decisions by hit number; every hit it does not name
-/// passes. Replaces the seeded draws (the rest of the seed still applies).
+/// passes. Replaces the seeded draws (the rest of the seed still applies),
+/// and leaves out drawn faults and workload operations: by default each
+/// one happens as the seed drew it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Schedule {
     pub decisions: BTreeMap<u64, Decision>,
+    /// Faults left out, by number (`fault#N`, see [`crate::fault::FaultDraw`]).
+    pub dropped_faults: BTreeSet<u32>,
+    /// Workload operations left out, by key (see [`crate::workload`]).
+    pub dropped_ops: BTreeSet<String>,
 }
 
 impl Schedule {
@@ -117,6 +125,7 @@ impl Schedule {
                 .filter(|c| c.decision != Decision::Pass)
                 .map(|c| (c.hit, c.decision))
                 .collect(),
+            ..Schedule::default()
         }
     }
 }
@@ -200,6 +209,8 @@ pub struct Scheduler {
     ids: RefCell<BTreeMap<&'static str, u64>>,
     waiting: Waiting,
     trace: Trace,
+    /// The run's armed timers, fed from the trace events that arm them.
+    timers: Option<Rc<Timers>>,
 }
 
 impl Scheduler {
@@ -214,7 +225,14 @@ impl Scheduler {
             ids: RefCell::new(BTreeMap::new()),
             waiting: Waiting::default(),
             trace,
+            timers: None,
         }
+    }
+
+    /// Follows `timer.*` events (and the ends of their tasks) into `timers`.
+    pub fn with_timers(mut self, timers: Rc<Timers>) -> Self {
+        self.timers = Some(timers);
+        self
     }
 
     /// Takes decisions from `schedule` instead of the seeded draws.
@@ -359,6 +377,22 @@ impl SimHook for Scheduler {
         } else {
             detail
         };
+        if let Some(timers) = &self.timers
+            && matches!(
+                kind,
+                "timer.arm" | "timer.disarm" | "timer.fire" | "http.response" | "http.closed"
+            )
+        {
+            let host = crate::host::current().unwrap_or_else(|| Arc::from(crate::trace::WORLD));
+            let now = turmoil::sim_elapsed().unwrap_or_else(|| self.trace.world_time());
+            timers.observe(
+                kind,
+                &detail,
+                &host,
+                sim_hooks::current_task().as_ref(),
+                now,
+            );
+        }
         self.trace.record(kind, detail);
     }
 }
