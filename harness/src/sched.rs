@@ -114,6 +114,12 @@ pub struct Schedule {
     pub dropped_faults: BTreeSet<u32>,
     /// Workload operations left out, by key (see [`crate::workload`]).
     pub dropped_ops: BTreeSet<String>,
+    /// Decisions by point and occurrence (the `n`th hit of that point, from
+    /// 0), for hits `decisions` does not name. The shrinker uses them while
+    /// it drops faults and operations: those remove hits, and a decision
+    /// anchored to its point stays on the call it was made for, where one
+    /// by hit number would slide onto another. Not written to files.
+    pub by_point: BTreeMap<(&'static str, u64), Decision>,
 }
 
 impl Schedule {
@@ -255,10 +261,17 @@ impl Scheduler {
     pub fn hit(&self, name: &'static str) -> Decision {
         let hit = self.hits.get();
         self.hits.set(hit + 1);
+        let occurrence = {
+            let mut coverage = self.coverage.borrow_mut();
+            let count = coverage.yield_hits.entry(name.to_string()).or_default();
+            *count += 1;
+            *count - 1
+        };
         let decision = match &self.script {
             Some(script) => script
                 .decisions
                 .get(&hit)
+                .or_else(|| script.by_point.get(&(name, occurrence)))
                 .copied()
                 .unwrap_or(Decision::Pass),
             None => self.config.decide(&mut self.rng.borrow_mut()),
@@ -268,12 +281,6 @@ impl Scheduler {
             point: name,
             decision,
         });
-        *self
-            .coverage
-            .borrow_mut()
-            .yield_hits
-            .entry(name.to_string())
-            .or_default() += 1;
         let verb = match decision {
             Decision::Pass => "pass (no other task runs here)".to_string(),
             other => format!("{}: other tasks may run", other.describe()),

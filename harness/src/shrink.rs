@@ -19,7 +19,7 @@
 //! remains happens when it did). Shrinking is deterministic: the same
 //! failing run always shrinks to the same schedule.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -118,14 +118,38 @@ fn reduce<T: Clone>(mut kept: Vec<T>, mut fails: impl FnMut(&[T]) -> bool) -> Ve
 #[derive(Clone)]
 struct Plan {
     choices: Vec<Choice>,
+    /// While faults and operations are dropped: the decisions anchored to
+    /// their point and occurrence instead of their hit number.
+    anchored: Option<BTreeMap<(&'static str, u64), Decision>>,
     faults: Vec<u32>,
     ops: Vec<String>,
+}
+
+/// A run's non-pass decisions keyed by point and occurrence.
+fn anchor(choices: &[Choice]) -> BTreeMap<(&'static str, u64), Decision> {
+    let mut seen: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut anchored = BTreeMap::new();
+    for c in choices {
+        let n = seen.entry(c.point).or_default();
+        if c.decision != Decision::Pass {
+            anchored.insert((c.point, *n), c.decision);
+        }
+        *n += 1;
+    }
+    anchored
 }
 
 impl Plan {
     fn schedule(&self, all_faults: &[u32], all_ops: &[String]) -> Schedule {
         let faults: BTreeSet<u32> = self.faults.iter().copied().collect();
         let ops: BTreeSet<&String> = self.ops.iter().collect();
+        let decisions = match &self.anchored {
+            Some(anchored) => Schedule {
+                by_point: anchored.clone(),
+                ..Schedule::default()
+            },
+            None => Schedule::from_choices(&self.choices),
+        };
         Schedule {
             dropped_faults: all_faults
                 .iter()
@@ -137,7 +161,7 @@ impl Plan {
                 .filter(|k| !ops.contains(k))
                 .cloned()
                 .collect(),
-            ..Schedule::from_choices(&self.choices)
+            ..decisions
         }
     }
 }
@@ -164,6 +188,7 @@ pub fn shrink(
     let all_ops: Vec<String> = first.ops.iter().map(|o| o.key.clone()).collect();
     let mut plan = Plan {
         choices: non_pass(&first.choices),
+        anchored: Some(anchor(&first.choices)),
         faults: first
             .faults
             .iter()
@@ -218,8 +243,9 @@ pub fn shrink(
         };
         attempt(&candidate, &mut best)
     });
-    // The decisions as the last kept run applied them (a shorter run
-    // never reaches the later hits).
+    // From here on by hit number: the decisions as the last kept run
+    // applied them (a shorter run never reaches the later hits).
+    plan.anchored = None;
     plan.choices = non_pass(&best.choices);
     let choices = plan.choices.clone();
     plan.choices = reduce(choices, |kept| {

@@ -438,7 +438,7 @@ impl Chat {
             }
             self.trace
                 .record("client.call", format!("chat{}: {op:?}", self.me));
-            let target = self.pick(pick);
+            let target = self.pick(pick, start_no);
             match (op, target) {
                 (Op::Start, _) => self.start(start).await,
                 (Op::Output(polls), Some(p)) => {
@@ -479,16 +479,19 @@ impl Chat {
             .unwrap_or_default()
     }
 
-    /// A process of this chat chosen by `n`: the newest one half the
-    /// time (the likeliest to be running).
-    fn pick(&self, n: usize) -> Option<Proc> {
-        let mine = self.mine();
-        let i = if n.is_multiple_of(2) {
-            mine.len().checked_sub(1)?
+    /// A process of this chat chosen by `n` among the `drawn` starts
+    /// drawn so far: the newest one half the time (the likeliest to be
+    /// running). Chosen by draw, not among the processes started, so a
+    /// start the shrinker drops takes its own targets with it and leaves
+    /// the others' alone.
+    fn pick(&self, n: usize, drawn: usize) -> Option<Proc> {
+        let k = if n.is_multiple_of(2) {
+            drawn.checked_sub(1)?
         } else {
-            n % mine.len().max(1)
+            n % drawn.max(1)
         };
-        mine.get(i).cloned()
+        let command = format!("c{}-p{k}", self.me);
+        self.mine().into_iter().find(|p| p.command == command)
     }
 
     fn checker(&self) -> Checker {
