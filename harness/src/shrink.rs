@@ -445,7 +445,7 @@ mod tests {
 
     fn check_malformed(text: &str, line: usize) {
         let err = parse(text).unwrap_err();
-        let bad = text.lines().nth(line - 1).unwrap_or_default();
+        let bad = text.lines().nth(line - 1).unwrap_or_default().trim();
         assert_eq!(
             err.to_string(),
             format!(
