@@ -8,8 +8,8 @@
 //! under test, which could change what it does, the harness keeps the
 //! armed timers and the world records `timer.fire` for each when its time
 //! comes, attributed to the task that armed it. A timer ends when it is
-//! re-armed, disarmed, or its task ends (its request answered, its
-//! connection closed); what is still armed when a run stops is listed in
+//! re-armed, disarmed, its task ends (its request answered, its
+//! connection closed) or its host crashes; what is still armed when a run stops is listed in
 //! a hung run's report (see [`crate::explain::pending`]).
 
 use std::cell::RefCell;
@@ -104,6 +104,11 @@ impl Timers {
         }
     }
 
+    /// Forgets the timers of `host` (it crashed: its tasks are gone).
+    pub fn forget_host(&self, host: &str) {
+        self.armed.borrow_mut().retain(|a| &*a.host != host);
+    }
+
     /// Removes and returns the timers due at or before `now`, by due time
     /// (arming order for equal times).
     pub fn due(&self, now: Duration) -> Vec<Armed> {
@@ -158,5 +163,8 @@ mod tests {
             ]
         );
         assert!(t.due(ms(9000)).is_empty());
+        t.observe("timer.arm", arm, &host, conn(4).as_ref(), ms(9000));
+        t.forget_host("agent");
+        assert!(t.due(ms(99_000)).is_empty());
     }
 }

@@ -200,6 +200,9 @@ impl<'a> SimWorld<'a> {
                     self.trace
                         .record_at(planned.at, WORLD, "fault", planned.to_string());
                     planned.fault.apply(&mut self.sim);
+                    if let (Fault::Crash(host), Some(timers)) = (&planned.fault, &self.timers) {
+                        timers.forget_host(host);
+                    }
                 }
             }
             if let Some(timers) = &self.timers {
