@@ -434,7 +434,12 @@ mod tests {
             ]
         );
         events.push(ev(10, "conn1", "http.closed", "closed: EOF"));
-        events.push(ev(10, "conn2", "timer.disarm", "write deadline disarmed (upgraded)"));
+        events.push(ev(
+            10,
+            "conn2",
+            "timer.disarm",
+            "write deadline disarmed (upgraded)",
+        ));
         events.push(ev(11, "req3", "http.response", "200 OK"));
         assert!(
             !pending(&events).iter().any(|l| l.starts_with("timer: ")),

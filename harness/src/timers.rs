@@ -116,8 +116,7 @@ impl Timers {
         if armed.iter().all(|a| a.due > now) {
             return Vec::new();
         }
-        let (mut due, rest): (Vec<Armed>, Vec<Armed>) =
-            armed.drain(..).partition(|a| a.due <= now);
+        let (mut due, rest): (Vec<Armed>, Vec<Armed>) = armed.drain(..).partition(|a| a.due <= now);
         *armed = rest;
         due.sort_by_key(|a| a.due);
         due
@@ -145,17 +144,23 @@ mod tests {
         t.observe("http.closed", "closed", &host, conn(2).as_ref(), ms(600));
         let disarm = "write deadline disarmed (upgraded)";
         t.observe("timer.disarm", disarm, &host, conn(3).as_ref(), ms(700));
-        t.observe("timer.arm", "read deadline due in 1.000s", &host, None, ms(800));
+        t.observe(
+            "timer.arm",
+            "read deadline due in 1.000s",
+            &host,
+            None,
+            ms(800),
+        );
         assert!(t.due(ms(1799)).is_empty());
-        let fired: Vec<(Duration, String)> = t
-            .due(ms(3000))
-            .iter()
-            .map(|a| (a.due, a.fired()))
-            .collect();
+        let fired: Vec<(Duration, String)> =
+            t.due(ms(3000)).iter().map(|a| (a.due, a.fired())).collect();
         assert_eq!(
             fired,
             [
-                (ms(1800), "read deadline fired (armed at 0.800000s)".to_string()),
+                (
+                    ms(1800),
+                    "read deadline fired (armed at 0.800000s)".to_string()
+                ),
                 (
                     ms(2500),
                     "write deadline fired (armed at 0.500000s): refused".to_string()

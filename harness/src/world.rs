@@ -16,8 +16,8 @@ use crate::clock;
 use crate::fault::{Fault, FaultDraw, FaultPlan, Planned};
 use crate::invariant::Invariants;
 use crate::sched::SchedConfig;
-use crate::timers::Timers;
 use crate::seed::{Seed, stream};
+use crate::timers::Timers;
 use crate::trace::{Trace, WORLD};
 
 /// Simulation settings of one scenario.

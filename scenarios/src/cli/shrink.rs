@@ -74,7 +74,10 @@ pub fn shrink(req: Request) -> Result<ExitCode, UsageError> {
     let mut outcome = shrunk.outcome;
     outcome.schedule_file = Some(out.display().to_string());
     print!("{}", outcome.report());
-    println!("shrunk ({} runs): {kept}; still fails: {invariant}", shrunk.runs);
+    println!(
+        "shrunk ({} runs): {kept}; still fails: {invariant}",
+        shrunk.runs
+    );
     print_list(
         "faults kept (every other drawn fault is left out):",
         shrunk.kept_faults.iter().map(|f| f.to_string()),
