@@ -16,6 +16,10 @@ const HANDFUL: usize = 5;
 /// At most this many drawn faults may remain.
 const FEW_FAULTS: usize = 2;
 
+/// At most this many faults, workload operations and decisions together:
+/// what a person reads to understand the failure.
+const STORY: usize = 8;
+
 fn invariant(f: &Option<Failure>) -> String {
     match f {
         Some(Failure::Violation(v)) => v.invariant.clone(),
@@ -40,13 +44,15 @@ fn check_shrinks(scenario: &dyn Scenario) {
         );
         assert_eq!(shrunk.faults.of, original.faults.len());
         assert_eq!(shrunk.ops.of, original.ops.len());
+        let story = shrunk.faults.kept + shrunk.ops.kept + shrunk.decisions.kept;
         assert!(
-            shrunk.choices.len() <= HANDFUL && shrunk.faults.kept <= FEW_FAULTS,
-            "{} {} kept {:?} and {:?}",
+            shrunk.choices.len() <= HANDFUL && shrunk.faults.kept <= FEW_FAULTS && story <= STORY,
+            "{} {} kept {:?}, {:?} and {:?}",
             scenario.name(),
             c.bug,
             shrunk.choices,
-            shrunk.kept_faults
+            shrunk.kept_faults,
+            shrunk.kept_ops
         );
         assert_eq!(
             invariant(&shrunk.outcome.failure),
