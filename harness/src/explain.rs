@@ -25,6 +25,28 @@ mod kind {
     pub const CLOSED: &str = "http.closed";
     pub const PROC_START: &str = "proc.start";
     pub const PROC_EXIT: &str = "proc.exit";
+    pub const TIMER_ARM: &str = "timer.arm";
+    pub const TIMER_FIRE: &str = "timer.fire";
+    pub const TIMER_DISARM: &str = "timer.disarm";
+}
+
+/// A timer event's name: what comes before ` due in `, ` fired` or
+/// ` disarmed` (`timer.arm`: `NAME due in S.SSSs[ ...]`; `timer.fire`:
+/// `NAME fired[...]`; `timer.disarm`: `NAME disarmed[...]`).
+fn timer_name(e: &Event) -> &str {
+    let cut = match e.kind.as_str() {
+        kind::TIMER_ARM => " due in ",
+        kind::TIMER_FIRE => " fired",
+        _ => " disarmed",
+    };
+    e.detail.split(cut).next().unwrap_or_default()
+}
+
+/// When an armed timer is due: its arm time plus the `due in S.SSSs`.
+fn timer_due(e: &Event) -> Option<Duration> {
+    let secs = e.detail.split(" due in ").nth(1)?.split('s').next()?;
+    let secs: f64 = secs.parse().ok()?;
+    Some(e.at + Duration::try_from_secs_f64(secs).ok()?)
 }
 
 fn secs(at: Duration) -> String {
@@ -198,8 +220,11 @@ fn unanswered(events: &[Event]) -> BTreeSet<String> {
 
 /// What was still open when a run was stopped: requests without an
 /// answer (and where their task was last seen), connections still open,
-/// processes that never exited. One line each, oldest first.
+/// processes that never exited, timers armed and neither fired nor
+/// disarmed (a timer of a task ends with its request's answer or its
+/// connection's close). One line each, oldest first.
 pub fn pending(events: &[Event]) -> Vec<String> {
+    let mut timers: BTreeMap<(&str, &str), &Event> = BTreeMap::new();
     let mut requests: BTreeMap<&str, &Event> = BTreeMap::new();
     let mut conns: BTreeMap<&str, &Event> = BTreeMap::new();
     let mut procs: BTreeMap<String, &Event> = BTreeMap::new();
@@ -215,6 +240,13 @@ pub fn pending(events: &[Event]) -> Vec<String> {
             }
             kind::RESPONSE => {
                 requests.remove(task);
+                timers.retain(|(t, _), _| *t != task);
+            }
+            kind::TIMER_ARM => {
+                timers.insert((task, timer_name(e)), e);
+            }
+            kind::TIMER_FIRE | kind::TIMER_DISARM => {
+                timers.remove(&(task, timer_name(e)));
             }
             kind::ACCEPTED => {
                 if let Some(conn) = e.detail.split_whitespace().next() {
@@ -223,6 +255,7 @@ pub fn pending(events: &[Event]) -> Vec<String> {
             }
             kind::CLOSED => {
                 conns.remove(task);
+                timers.retain(|(t, _), _| *t != task);
             }
             kind::PROC_START => {
                 if let Some(id) = e.detail.split_whitespace().next() {
@@ -263,6 +296,17 @@ pub fn pending(events: &[Event]) -> Vec<String> {
             format!(
                 "process {} started at {}, never exited",
                 e.detail,
+                secs(e.at)
+            ),
+        ));
+    }
+    for ((task, name), e) in &timers {
+        let due = timer_due(e).map_or_else(String::new, |d| format!(", due at {}", secs(d)));
+        let task = if task.is_empty() { "-" } else { task };
+        lines.push((
+            e.at,
+            format!(
+                "timer: {name} of {task} armed at {}{due}, neither fired nor disarmed",
                 secs(e.at)
             ),
         ));
@@ -363,6 +407,44 @@ mod tests {
         assert_eq!(
             names_in(&text),
             ["`job-0`".to_string(), ID.to_string(), "conn12".to_string()]
+        );
+    }
+
+    #[test]
+    fn pending_lists_timers_neither_fired_nor_disarmed_until_their_task_ends() {
+        let mut events = run();
+        events.extend([
+            ev(7, "conn1", "timer.arm", "write deadline due in 2.000s"),
+            ev(7, "conn2", "timer.arm", "write deadline due in 2.000s"),
+            ev(8, "req3", "timer.arm", "read deadline due in 0.500s (body)"),
+            ev(8, "req2", "timer.arm", "read deadline due in 0.500s (body)"),
+            ev(9, "req2", "timer.fire", "read deadline fired"),
+            ev(9, "conn2", "timer.arm", "write deadline due in 1.000s"),
+        ]);
+        let timers: Vec<String> = pending(&events)
+            .into_iter()
+            .filter(|l| l.starts_with("timer: "))
+            .collect();
+        assert_eq!(
+            timers,
+            [
+                "timer: write deadline of conn1 armed at 0.007000s, due at 2.007000s, neither fired nor disarmed",
+                "timer: read deadline of req3 armed at 0.008000s, due at 0.508000s, neither fired nor disarmed",
+                "timer: write deadline of conn2 armed at 0.009000s, due at 1.009000s, neither fired nor disarmed",
+            ]
+        );
+        events.push(ev(10, "conn1", "http.closed", "closed: EOF"));
+        events.push(ev(
+            10,
+            "conn2",
+            "timer.disarm",
+            "write deadline disarmed (upgraded)",
+        ));
+        events.push(ev(11, "req3", "http.response", "200 OK"));
+        assert!(
+            !pending(&events).iter().any(|l| l.starts_with("timer: ")),
+            "{:#?}",
+            pending(&events)
         );
     }
 

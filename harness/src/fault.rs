@@ -7,6 +7,7 @@
 //! non-overlapping network faults on one link (holds, partitions, latency
 //! spikes), each undone before the next begins.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
@@ -94,21 +95,136 @@ impl Fault {
     }
 }
 
-/// Faults ordered by time (stable for equal times).
+impl Fault {
+    /// Whether `self` ends `earlier`, a fault still in effect: its undo
+    /// (release after hold, repair after partition, bounce after crash),
+    /// or a second latency setting on the same link (the restore after a
+    /// spike).
+    fn ends(&self, earlier: &Fault) -> bool {
+        if earlier.undo().as_ref() == Some(self) {
+            return true;
+        }
+        match (earlier, self) {
+            (Fault::Latency { a, b, .. }, Fault::Latency { a: c, b: d, .. }) => {
+                (a, b) == (c, d) || (a, b) == (d, c)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// One fault a scenario drew, as the shrinker sees it: `fault#N`, numbered
+/// in the order the scenario scheduled them, with its end if one was
+/// scheduled (dropping a fault drops its end too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultDraw {
+    pub number: u32,
+    pub at: Duration,
+    pub fault: Fault,
+    /// When the fault that ends it is scheduled.
+    pub until: Option<Duration>,
+    /// Left out by the run's schedule.
+    pub dropped: bool,
+}
+
+impl FaultDraw {
+    /// `fault#N`: the key a schedule file drops it by.
+    pub fn key(&self) -> String {
+        format!("fault#{}", self.number)
+    }
+}
+
+impl fmt::Display for FaultDraw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "fault#{} {} at {:.3}s",
+            self.number,
+            self.fault,
+            self.at.as_secs_f64()
+        )?;
+        if let Some(until) = self.until {
+            write!(f, " until {:.3}s", until.as_secs_f64())?;
+        }
+        Ok(())
+    }
+}
+
+/// A planned fault: what, when, and which drawn fault it starts or ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Planned {
+    pub at: Duration,
+    pub fault: Fault,
+    /// The [`FaultDraw::number`] it belongs to.
+    pub number: u32,
+    /// Left out: recorded in the trace, not applied.
+    pub dropped: bool,
+}
+
+impl fmt::Display for Planned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "fault#{} {}", self.number, self.fault)
+    }
+}
+
+/// Faults ordered by time (stable for equal times), numbered as drawn.
+///
+/// A fault that ends an earlier one still in effect ([`Fault::undo`], or a
+/// latency setting on a link whose latency an earlier fault changed) shares
+/// that fault's number, so a schedule that drops `fault#N` drops a whole
+/// episode and never leaves a release without its hold.
 #[derive(Clone, Debug, Default)]
 pub struct FaultPlan {
-    pending: Vec<(Duration, Fault)>,
+    pending: Vec<Planned>,
+    draws: Vec<FaultDraw>,
+    /// Numbers to leave out (from the run's schedule).
+    dropped: BTreeSet<u32>,
 }
 
 impl FaultPlan {
-    pub fn add(&mut self, at: Duration, fault: Fault) {
-        let index = self.pending.partition_point(|(t, _)| *t <= at);
-        self.pending.insert(index, (at, fault));
+    /// Leaves out the faults numbered in `dropped` (set before `add`).
+    pub fn drop_faults(&mut self, dropped: BTreeSet<u32>) {
+        self.dropped = dropped;
     }
 
-    /// Removes and returns every fault due at `now`, in order.
-    pub fn due(&mut self, now: Duration) -> Vec<(Duration, Fault)> {
-        let n = self.pending.partition_point(|(t, _)| *t <= now);
+    pub fn add(&mut self, at: Duration, fault: Fault) {
+        let open = self
+            .draws
+            .iter()
+            .rposition(|d| d.until.is_none() && fault.ends(&d.fault));
+        let number = match open {
+            Some(i) => {
+                self.draws[i].until = Some(at);
+                self.draws[i].number
+            }
+            None => {
+                let number = u32::try_from(self.draws.len()).unwrap_or(u32::MAX);
+                self.draws.push(FaultDraw {
+                    number,
+                    at,
+                    fault: fault.clone(),
+                    until: None,
+                    dropped: self.dropped.contains(&number),
+                });
+                number
+            }
+        };
+        let index = self.pending.partition_point(|p| p.at <= at);
+        self.pending.insert(
+            index,
+            Planned {
+                at,
+                fault,
+                number,
+                dropped: self.dropped.contains(&number),
+            },
+        );
+    }
+
+    /// Removes and returns every fault due at `now`, in order (dropped
+    /// ones included, marked).
+    pub fn due(&mut self, now: Duration) -> Vec<Planned> {
+        let n = self.pending.partition_point(|p| p.at <= now);
         self.pending.drain(..n).collect()
     }
 
@@ -117,8 +233,13 @@ impl FaultPlan {
     }
 
     /// The faults still to come, in order.
-    pub fn pending(&self) -> &[(Duration, Fault)] {
+    pub fn pending(&self) -> &[Planned] {
         &self.pending
+    }
+
+    /// Every fault drawn so far, by number.
+    pub fn draws(&self) -> &[FaultDraw] {
+        &self.draws
     }
 }
 
@@ -239,14 +360,70 @@ mod tests {
         plan.add(ms(10), Fault::Hold("a".into(), "b".into()));
         plan.add(ms(10), Fault::Release("a".into(), "b".into()));
         assert!(plan.due(ms(5)).is_empty());
-        let due: Vec<String> = plan
-            .due(ms(15))
-            .iter()
-            .map(|(_, f)| f.to_string())
-            .collect();
-        assert_eq!(due, ["hold a <-> b", "release a <-> b"]);
+        let due: Vec<String> = plan.due(ms(15)).iter().map(|p| p.to_string()).collect();
+        assert_eq!(due, ["fault#1 hold a <-> b", "fault#1 release a <-> b"]);
         assert_eq!(plan.due(ms(100)).len(), 1);
         assert!(plan.is_empty());
+    }
+
+    fn latency(a: &str, b: &str, max: u64) -> Fault {
+        Fault::Latency {
+            a: a.into(),
+            b: b.into(),
+            min: Duration::from_millis(1),
+            max: Duration::from_millis(max),
+        }
+    }
+
+    /// (fault, number it gets, dropped) for faults added in order.
+    fn check_numbering(faults: &[Fault], dropped: &[u32], want: &[(u32, bool)]) {
+        let mut plan = FaultPlan::default();
+        plan.drop_faults(dropped.iter().copied().collect());
+        for (i, f) in faults.iter().enumerate() {
+            plan.add(Duration::from_millis(i as u64), f.clone());
+        }
+        let got: Vec<(u32, bool)> = plan
+            .due(Duration::MAX)
+            .iter()
+            .map(|p| (p.number, p.dropped))
+            .collect();
+        assert_eq!(got, want, "{faults:?}");
+    }
+
+    #[test]
+    fn an_undo_or_a_latency_restore_shares_the_number_of_the_fault_it_ends() {
+        let (a, b) = (|| "a".to_string(), || "b".to_string());
+        check_numbering(
+            &[
+                Fault::Hold(a(), b()),
+                Fault::Release(a(), b()),
+                Fault::Crash(b()),
+                latency("a", "b", 40),
+                Fault::Bounce(b()),
+                latency("b", "a", 5),
+                Fault::Release(a(), b()),
+            ],
+            &[],
+            &[
+                (0, false),
+                (0, false),
+                (1, false),
+                (2, false),
+                (1, false),
+                (2, false),
+                (3, false),
+            ],
+        );
+        check_numbering(
+            &[
+                Fault::Partition(a(), b()),
+                Fault::Repair(a(), b()),
+                Fault::Partition(a(), b()),
+                Fault::Repair(a(), b()),
+            ],
+            &[1],
+            &[(0, false), (0, false), (1, true), (1, true)],
+        );
     }
 
     fn spec() -> EpisodeSpec {

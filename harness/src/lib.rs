@@ -30,7 +30,9 @@ pub mod sim_fs;
 pub mod sim_scanner;
 pub mod sweep;
 pub mod testkit;
+pub mod timers;
 pub mod trace;
+pub mod workload;
 pub mod world;
 
 pub use invariant::{Invariants, Violation};
@@ -59,6 +61,7 @@ pub mod prelude {
     pub use crate::sim_exec::Script;
     pub use crate::sim_fs::PROJECT;
     pub use crate::trace::Trace;
+    pub use crate::workload::keep_op;
     pub use crate::world::{SimConfig, SimWorld};
 }
 

@@ -15,13 +15,16 @@ use std::time::Duration;
 use sim_hooks::BugSet;
 
 use crate::explain;
+use crate::fault::FaultDraw;
 use crate::host::HostTracker;
 use crate::invariant::{Invariants, Violation};
 use crate::panics::Capture;
 use crate::scenario::Scenario;
 use crate::sched::{Choice, Coverage, Schedule, Scheduler};
 use crate::seed::{Seed, stream};
+use crate::timers::Timers;
 use crate::trace::{self, Event, Trace};
+use crate::workload::{self, OpDraw};
 use crate::world::SimWorld;
 
 /// How many events a failure report shows when it cannot tell which
@@ -110,8 +113,14 @@ pub struct Outcome {
     pub trace_hash: u64,
     /// Every yield-point decision, in hit order (what `shrink` reduces).
     pub choices: Vec<Choice>,
+    /// Every fault the scenario drew, dropped ones marked (what `shrink`
+    /// drops first).
+    pub faults: Vec<FaultDraw>,
+    /// Every workload operation the scenario asked about
+    /// ([`workload::keep_op`]), dropped ones marked.
+    pub ops: Vec<OpDraw>,
     /// What was still open when the run was stopped (requests, connections,
-    /// processes); filled for a failed run.
+    /// processes, timers, faults still to come); filled for a failed run.
     pub pending: Vec<String>,
     /// The schedule file this run replayed (for the repro command).
     pub schedule_file: Option<String>,
@@ -210,7 +219,8 @@ impl Outcome {
 /// How to run a seed beyond the scenario, seed and switches.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// Fixed yield decisions instead of the seeded ones.
+    /// Fixed yield decisions instead of the seeded ones, and the faults
+    /// and workload operations to leave out.
     pub schedule: Option<Schedule>,
     /// Where that schedule was read from (named in the repro command).
     pub schedule_file: Option<String>,
@@ -239,9 +249,17 @@ pub fn run_with(
     if let Some(schedule) = &options.schedule {
         scheduler = scheduler.scripted(schedule.clone());
     }
+    let timers = Rc::new(Timers::default());
+    scheduler = scheduler.with_timers(timers.clone());
     let scheduler = Rc::new(scheduler);
     sim_hooks::watch_polls(false);
     let capture = Capture::start();
+    let dropped_ops = options
+        .schedule
+        .as_ref()
+        .map(|s| s.dropped_ops.clone())
+        .unwrap_or_default();
+    let gate = workload::install(dropped_ops, trace.clone());
     let ended = catch_unwind(AssertUnwindSafe(|| {
         let _hosts = HostTracker::install();
         let _hook = sim_hooks::install(scheduler.clone());
@@ -252,14 +270,29 @@ pub fn run_with(
             trace.clone(),
             invariants.clone(),
         );
+        if let Some(schedule) = &options.schedule {
+            world.drop_faults(schedule.dropped_faults.clone());
+        }
+        world.fire_timers(timers.clone());
         scenario.build(&mut world);
         world.run(|| !capture.panics().is_empty())
     }));
     let panics = capture.panics();
     drop(capture);
-    let (sim_time, sim_error) = match ended {
-        Ok(end) => (end.elapsed, end.error),
-        Err(_) => (trace.world_time(), None),
+    let ops = gate.asked();
+    drop(gate);
+    let (sim_time, sim_error, faults, pending_faults) = match ended {
+        Ok(end) => (end.elapsed, end.error, end.faults, end.pending_faults),
+        Err(_) => (trace.world_time(), None, Vec::new(), Vec::new()),
+    };
+    // Faults still to come are pending timers too (the world's own).
+    let open_faults = || {
+        pending_faults.iter().map(|p| {
+            format!(
+                "timer: {p} scheduled at {:.3}s, not yet applied",
+                p.at.as_secs_f64()
+            )
+        })
     };
     sim_hooks::watch_polls(false);
     let mut pending = Vec::new();
@@ -271,6 +304,7 @@ pub fn run_with(
         match sim_error {
             Some(e) if e.starts_with(TURMOIL_TIMEOUT) => {
                 pending = explain::pending(&trace.events());
+                pending.extend(open_faults());
                 let seen = format!(
                     "still running when stopped at {:.3}s ({} open item{} below)",
                     sim_time.as_secs_f64(),
@@ -298,6 +332,7 @@ pub fn run_with(
     };
     if failure.is_some() && pending.is_empty() {
         pending = explain::pending(&trace.events());
+        pending.extend(open_faults());
     }
     let events = trace.events();
     Outcome {
@@ -309,6 +344,8 @@ pub fn run_with(
         events,
         coverage: scheduler.coverage(),
         choices: scheduler.choices(),
+        faults,
+        ops,
         pending,
         schedule_file: options.schedule_file.clone(),
         sim_time,
@@ -424,7 +461,7 @@ mod tests {
         let fault = o.events.iter().find(|e| e.kind == "fault").unwrap();
         assert_eq!(
             (fault.at, fault.detail.as_str()),
-            (ms(5), "hold server <-> c")
+            (ms(5), "fault#0 hold server <-> c")
         );
     }
 

@@ -13,7 +13,8 @@
 //! replays a failure with fewer decisions.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use sim_hooks::Bug;
 use sim_hooks::SimHook;
 
+use crate::timers::Timers;
 use crate::trace::Trace;
 
 /// How the scheduler decides at each hit.
@@ -102,10 +104,22 @@ pub struct Choice {
 }
 
 /// A fixed list of decisions by hit number; every hit it does not name
-/// passes. Replaces the seeded draws (the rest of the seed still applies).
+/// passes. Replaces the seeded draws (the rest of the seed still applies),
+/// and leaves out drawn faults and workload operations: by default each
+/// one happens as the seed drew it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Schedule {
     pub decisions: BTreeMap<u64, Decision>,
+    /// Faults left out, by number (`fault#N`, see [`crate::fault::FaultDraw`]).
+    pub dropped_faults: BTreeSet<u32>,
+    /// Workload operations left out, by key (see [`crate::workload`]).
+    pub dropped_ops: BTreeSet<String>,
+    /// Decisions by point and occurrence (the `n`th hit of that point, from
+    /// 0), for hits `decisions` does not name. The shrinker uses them while
+    /// it drops faults and operations: those remove hits, and a decision
+    /// anchored to its point stays on the call it was made for, where one
+    /// by hit number would slide onto another. Not written to files.
+    pub by_point: BTreeMap<(&'static str, u64), Decision>,
 }
 
 impl Schedule {
@@ -117,6 +131,7 @@ impl Schedule {
                 .filter(|c| c.decision != Decision::Pass)
                 .map(|c| (c.hit, c.decision))
                 .collect(),
+            ..Schedule::default()
         }
     }
 }
@@ -200,6 +215,8 @@ pub struct Scheduler {
     ids: RefCell<BTreeMap<&'static str, u64>>,
     waiting: Waiting,
     trace: Trace,
+    /// The run's armed timers, fed from the trace events that arm them.
+    timers: Option<Rc<Timers>>,
 }
 
 impl Scheduler {
@@ -214,7 +231,14 @@ impl Scheduler {
             ids: RefCell::new(BTreeMap::new()),
             waiting: Waiting::default(),
             trace,
+            timers: None,
         }
+    }
+
+    /// Follows `timer.*` events (and the ends of their tasks) into `timers`.
+    pub fn with_timers(mut self, timers: Rc<Timers>) -> Self {
+        self.timers = Some(timers);
+        self
     }
 
     /// Takes decisions from `schedule` instead of the seeded draws.
@@ -237,10 +261,17 @@ impl Scheduler {
     pub fn hit(&self, name: &'static str) -> Decision {
         let hit = self.hits.get();
         self.hits.set(hit + 1);
+        let occurrence = {
+            let mut coverage = self.coverage.borrow_mut();
+            let count = coverage.yield_hits.entry(name.to_string()).or_default();
+            *count += 1;
+            *count - 1
+        };
         let decision = match &self.script {
             Some(script) => script
                 .decisions
                 .get(&hit)
+                .or_else(|| script.by_point.get(&(name, occurrence)))
                 .copied()
                 .unwrap_or(Decision::Pass),
             None => self.config.decide(&mut self.rng.borrow_mut()),
@@ -250,12 +281,6 @@ impl Scheduler {
             point: name,
             decision,
         });
-        *self
-            .coverage
-            .borrow_mut()
-            .yield_hits
-            .entry(name.to_string())
-            .or_default() += 1;
         let verb = match decision {
             Decision::Pass => "pass (no other task runs here)".to_string(),
             other => format!("{}: other tasks may run", other.describe()),
@@ -359,6 +384,22 @@ impl SimHook for Scheduler {
         } else {
             detail
         };
+        if let Some(timers) = &self.timers
+            && matches!(
+                kind,
+                "timer.arm" | "timer.disarm" | "timer.fire" | "http.response" | "http.closed"
+            )
+        {
+            let host = crate::host::current().unwrap_or_else(|| Arc::from(crate::trace::WORLD));
+            let now = turmoil::sim_elapsed().unwrap_or_else(|| self.trace.world_time());
+            timers.observe(
+                kind,
+                &detail,
+                &host,
+                sim_hooks::current_task().as_ref(),
+                now,
+            );
+        }
         self.trace.record(kind, detail);
     }
 }

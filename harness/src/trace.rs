@@ -119,6 +119,25 @@ impl Trace {
         });
     }
 
+    /// Records an event with an explicit time, host and task (for events
+    /// the world records on a task's behalf, such as a timer's firing).
+    pub fn record_as(
+        &self,
+        at: Duration,
+        host: Arc<str>,
+        task: Option<Arc<str>>,
+        kind: impl Into<String>,
+        detail: impl Into<String>,
+    ) {
+        self.lock().push(Event {
+            at,
+            host,
+            task,
+            kind: kind.into(),
+            detail: detail.into(),
+        });
+    }
+
     /// Sets the time used for events recorded outside any host.
     pub fn set_world_time(&self, at: Duration) {
         let ns = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);

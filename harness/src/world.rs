@@ -13,10 +13,11 @@ use rand_chacha::ChaCha8Rng;
 use sim_hooks::BugSet;
 
 use crate::clock;
-use crate::fault::{Fault, FaultPlan};
+use crate::fault::{Fault, FaultDraw, FaultPlan, Planned};
 use crate::invariant::Invariants;
 use crate::sched::SchedConfig;
 use crate::seed::{Seed, stream};
+use crate::timers::Timers;
 use crate::trace::{Trace, WORLD};
 
 /// Simulation settings of one scenario.
@@ -60,6 +61,7 @@ pub struct SimWorld<'a> {
     trace: Trace,
     invariants: Invariants,
     faults: FaultPlan,
+    timers: Option<std::rc::Rc<Timers>>,
     end_checks: Vec<EndCheck<'a>>,
 }
 
@@ -69,6 +71,11 @@ pub(crate) struct WorldEnd {
     pub elapsed: Duration,
     /// turmoil's error: a host failed, or the run did not finish in time.
     pub error: Option<String>,
+    /// Every fault the scenario drew.
+    pub faults: Vec<FaultDraw>,
+    /// Faults scheduled but not yet due when the run stopped (dropped ones
+    /// left out).
+    pub pending_faults: Vec<Planned>,
 }
 
 impl<'a> SimWorld<'a> {
@@ -99,6 +106,7 @@ impl<'a> SimWorld<'a> {
             trace,
             invariants,
             faults: FaultPlan::default(),
+            timers: None,
             end_checks: Vec::new(),
         }
     }
@@ -144,9 +152,22 @@ impl<'a> SimWorld<'a> {
         self.sim.client(name, client);
     }
 
-    /// Schedules a fault at sim time `at`.
+    /// Schedules a fault at sim time `at`. Each fault is numbered
+    /// (`fault#N`) for the shrinker, and a fault that ends an earlier one
+    /// (its undo, a latency restore) shares its number: see
+    /// [`FaultPlan`].
     pub fn fault(&mut self, at: Duration, fault: Fault) {
         self.faults.add(at, fault);
+    }
+
+    /// Records `timer.fire` for the timers in `timers` when they come due.
+    pub(crate) fn fire_timers(&mut self, timers: std::rc::Rc<Timers>) {
+        self.timers = Some(timers);
+    }
+
+    /// Leaves out the faults the run's schedule drops (before `build`).
+    pub(crate) fn drop_faults(&mut self, dropped: std::collections::BTreeSet<u32>) {
+        self.faults.drop_faults(dropped);
     }
 
     /// Adds a check run after every client finished (skipped once an
@@ -167,9 +188,29 @@ impl<'a> SimWorld<'a> {
         loop {
             let now = self.sim.elapsed();
             self.trace.set_world_time(now);
-            for (at, fault) in self.faults.due(now) {
-                self.trace.record_at(at, WORLD, "fault", fault.to_string());
-                fault.apply(&mut self.sim);
+            for planned in self.faults.due(now) {
+                if planned.dropped {
+                    self.trace.record_at(
+                        planned.at,
+                        WORLD,
+                        "fault.dropped",
+                        format!("{planned}: left out by the schedule"),
+                    );
+                } else {
+                    self.trace
+                        .record_at(planned.at, WORLD, "fault", planned.to_string());
+                    planned.fault.apply(&mut self.sim);
+                    if let (Fault::Crash(host), Some(timers)) = (&planned.fault, &self.timers) {
+                        timers.forget_host(host);
+                    }
+                }
+            }
+            if let Some(timers) = &self.timers {
+                for t in timers.due(now) {
+                    let detail = t.fired();
+                    self.trace
+                        .record_as(t.due, t.host, t.task, "timer.fire", detail);
+                }
             }
             match self.sim.step() {
                 Ok(true) => break,
@@ -190,7 +231,18 @@ impl<'a> SimWorld<'a> {
                 check(&self.invariants);
             }
         }
-        WorldEnd { elapsed, error }
+        WorldEnd {
+            elapsed,
+            error,
+            faults: self.faults.draws().to_vec(),
+            pending_faults: self
+                .faults
+                .pending()
+                .iter()
+                .filter(|p| !p.dropped)
+                .cloned()
+                .collect(),
+        }
     }
 }
 

@@ -22,6 +22,10 @@
 //!   answers within ticks, yield sleeps and latency of the later of the exit
 //!   and its arrival; every other call within its round trip and the yield
 //!   sleeps on its path.
+//!
+//! Every drawn operation passes [`keep_op`] (key `chat{c}#{i} {op:?}`), so
+//! `agentsim shrink` can leave operations out; a dropped one keeps its
+//! think time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -360,7 +364,6 @@ async fn drive(
                 table: table.clone(),
                 started: started.clone(),
                 bounds,
-                starts: 0,
                 waits: Vec::new(),
             };
             tokio::spawn(chat.run(ops))
@@ -410,24 +413,34 @@ struct Chat {
     table: ProcessTable,
     started: Started,
     bounds: Bounds,
-    starts: usize,
     waits: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Chat {
     async fn run(mut self, ops: Vec<(u64, Op)>) {
         let mut pick = 0usize;
-        for (gap, op) in ops {
+        let mut start_no = 0;
+        for (i, (gap, op)) in ops.into_iter().enumerate() {
             tokio::time::sleep(Duration::from_millis(gap)).await;
             if self.inv.violated() {
                 return;
             }
+            // Numbered as drawn, so a dropped start leaves the next one its
+            // own command and script.
+            let start = start_no;
+            if matches!(op, Op::Start) {
+                start_no += 1;
+            }
+            pick = pick.wrapping_mul(31).wrapping_add(gap as usize + 7);
+            // A dropped operation keeps its think time (slept above).
+            if !keep_op(&format!("chat{}#{i} {op:?}", self.me)) {
+                continue;
+            }
             self.trace
                 .record("client.call", format!("chat{}: {op:?}", self.me));
-            pick = pick.wrapping_mul(31).wrapping_add(gap as usize + 7);
-            let target = self.pick(pick);
+            let target = self.pick(pick, start_no);
             match (op, target) {
-                (Op::Start, _) => self.start().await,
+                (Op::Start, _) => self.start(start).await,
                 (Op::Output(polls), Some(p)) => {
                     for i in 0..polls {
                         tokio::time::sleep(Duration::from_millis(u64::from(i % 6))).await;
@@ -466,16 +479,19 @@ impl Chat {
             .unwrap_or_default()
     }
 
-    /// A process of this chat chosen by `n`: the newest one half the
-    /// time (the likeliest to be running).
-    fn pick(&self, n: usize) -> Option<Proc> {
-        let mine = self.mine();
-        let i = if n.is_multiple_of(2) {
-            mine.len().checked_sub(1)?
+    /// A process of this chat chosen by `n` among the `drawn` starts
+    /// drawn so far: the newest one half the time (the likeliest to be
+    /// running). Chosen by draw, not among the processes started, so a
+    /// start the shrinker drops takes its own targets with it and leaves
+    /// the others' alone.
+    fn pick(&self, n: usize, drawn: usize) -> Option<Proc> {
+        let k = if n.is_multiple_of(2) {
+            drawn.checked_sub(1)?
         } else {
-            n % mine.len().max(1)
+            n % drawn.max(1)
         };
-        mine.get(i).cloned()
+        let command = format!("c{}-p{k}", self.me);
+        self.mine().into_iter().find(|p| p.command == command)
     }
 
     fn checker(&self) -> Checker {
@@ -492,9 +508,9 @@ impl Chat {
         self.checker().output(p, wait).await
     }
 
-    async fn start(&mut self) {
-        let command = format!("c{}-p{}", self.me, self.starts);
-        self.starts += 1;
+    /// Starts the chat's `n`th drawn process (`c{chat}-p{n}`).
+    async fn start(&mut self, n: usize) {
+        let command = format!("c{}-p{n}", self.me);
         let sent = now();
         let Some(id) = start_in_project(&self.conn, &self.inv, &command).await else {
             return;

@@ -489,3 +489,59 @@ fn a_schedule_that_does_not_parse_is_bad_usage() {
         "cannot read bad.schedule: line 1: expected `HIT POINT DECISION`",
     ));
 }
+
+/// A run that hangs on purpose: a blocking wait for a process that outlives
+/// the run (3 s), and a held link scheduled after its end.
+const HANG_PROBE: harness::ScenarioSpec = harness::ScenarioSpec {
+    name: "hang-probe",
+    summary: "a blocking wait that never returns within the run",
+    catches: &[],
+    config: harness::SimConfig {
+        duration: std::time::Duration::from_secs(3),
+        ..harness::SimConfig::DEFAULT
+    },
+    build: hang_probe,
+};
+
+fn hang_probe(world: &mut harness::SimWorld<'_>) {
+    use harness::prelude::*;
+    use std::time::Duration;
+    let forever = Script::new().sleep(Duration::from_secs(3600)).exit(0);
+    scenarios::common::agent_host_running(world, [("forever".to_string(), forever)]);
+    let (client, agent) = ("client".to_string(), scenarios::common::AGENT.to_string());
+    world.fault(
+        Duration::from_secs(10),
+        Fault::Hold(client.clone(), agent.clone()),
+    );
+    world.fault(Duration::from_secs(11), Fault::Release(client, agent));
+    let inv = world.invariants().clone();
+    world.client("client", async move {
+        let conn = scenarios::common::connect();
+        if let Some(id) = scenarios::common::start_in_project(&conn, &inv, "forever").await {
+            let wait = agent_sdk::OutputOptions { wait: true };
+            let _ = agent_sdk::AgentConn::process_output(&*conn, &id, wait).await;
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn a_hung_run_lists_the_unanswered_request_the_pending_timers_and_ends_with_the_replay() {
+    let outcome = harness::runner::run(&HANG_PROBE, harness::Seed(0), &agent::BugSet::none());
+    let report = outcome.report();
+    for want in [
+        "FAIL hang-probe seed 0\ninvariant violated: run-completes\n",
+        "open when the run was stopped:\n",
+        "/output?wait=true (no chat) on conn2) received at ",
+        ", never answered",
+        "never exited",
+        "  timer: write deadline of conn2 armed at ",
+        "  timer: fault#0 hold client <-> agent scheduled at 10.000s, not yet applied\n",
+    ] {
+        assert!(report.contains(want), "{want:?} missing from\n{report}");
+    }
+    assert!(
+        report.ends_with("repro: cargo run --release --bin agentsim -- run hang-probe --seed 0\n"),
+        "{report}"
+    );
+}

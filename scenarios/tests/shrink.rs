@@ -1,15 +1,24 @@
 //! Shrinking keeps the race and little else: for every bug switch a
 //! registered scenario declares, the first failing seed shrinks to a
-//! handful of non-pass yield decisions that still fail the same invariant,
-//! and shrinking is deterministic.
+//! handful of non-default decisions (faults kept, workload operations kept,
+//! non-pass yield decisions) that still fail the same invariant, the shrunk
+//! schedule replays it, and shrinking is deterministic.
 
 use harness::Scenario;
 use harness::runner::{Failure, RunOptions};
 use harness::shrink::shrink;
 use harness::{BugSet, runner, testkit};
 
-/// At most this many decisions may remain: a person reads them one by one.
+/// At most this many yield decisions may remain: a person reads them one
+/// by one.
 const HANDFUL: usize = 5;
+
+/// At most this many drawn faults may remain.
+const FEW_FAULTS: usize = 2;
+
+/// At most this many faults, workload operations and decisions together:
+/// what a person reads to understand the failure.
+const STORY: usize = 8;
 
 fn invariant(f: &Option<Failure>) -> String {
     match f {
@@ -25,19 +34,25 @@ fn check_shrinks(scenario: &dyn Scenario) {
         let original = runner::run(scenario, seed, &bugs);
         let shrunk = shrink(scenario, seed, &bugs, None).expect("the seed fails");
         eprintln!(
-            "{} {}: seed {seed}: {} -> {} non-pass decisions ({} runs)",
+            "{} {}: seed {seed}: faults {}, ops {}, decisions {} ({} runs)",
             scenario.name(),
             c.bug,
-            shrunk.original,
-            shrunk.choices.len(),
+            shrunk.faults,
+            shrunk.ops,
+            shrunk.decisions,
             shrunk.runs
         );
+        assert_eq!(shrunk.faults.of, original.faults.len());
+        assert_eq!(shrunk.ops.of, original.ops.len());
+        let story = shrunk.faults.kept + shrunk.ops.kept + shrunk.decisions.kept;
         assert!(
-            shrunk.choices.len() <= HANDFUL,
-            "{} {} kept {:?}",
+            shrunk.choices.len() <= HANDFUL && shrunk.faults.kept <= FEW_FAULTS && story <= STORY,
+            "{} {} kept {:?}, {:?} and {:?}",
             scenario.name(),
             c.bug,
-            shrunk.choices
+            shrunk.choices,
+            shrunk.kept_faults,
+            shrunk.kept_ops
         );
         assert_eq!(
             invariant(&shrunk.outcome.failure),

@@ -19,6 +19,10 @@
 //!   request's extensions, through which a handler moves the deadline.
 //!
 //! All times are `tokio::time::Instant`, so paused and simulated clocks work.
+//! Under simulation the deadline is traced as the connection's timer
+//! (`timer.arm`, `timer.disarm`; the harness records `timer.fire` when it
+//! passes), so the trace shows the moment it passed and a hung run lists
+//! the deadlines still pending.
 
 use parking_lot::Mutex;
 use std::io;
@@ -33,6 +37,9 @@ use tokio::time::{Instant, Sleep};
 #[derive(Debug, Default)]
 pub struct ConnDeadline {
     at: Mutex<Option<Instant>>,
+    /// Under simulation, the task of the connection (the first to set
+    /// it), which the deadline's trace events are attributed to.
+    owner: Mutex<Option<Arc<str>>>,
 }
 
 impl ConnDeadline {
@@ -43,6 +50,34 @@ impl ConnDeadline {
     /// Replaces the deadline (`None` clears it, e.g. after an upgrade).
     pub fn set(&self, at: Option<Instant>) {
         *self.at.lock() = at;
+        self.trace_timer(at);
+    }
+
+    /// Under simulation, traces the deadline as the connection's timer
+    /// (`timer.arm` / `timer.disarm`, whoever moved it): a passed deadline
+    /// changes nothing until the next write, so the harness, which keeps
+    /// armed timers, records `timer.fire` at the instant it passes, and a
+    /// hung run lists it if it is still pending.
+    fn trace_timer(&self, at: Option<Instant>) {
+        let owner = {
+            let mut owner = self.owner.lock();
+            if owner.is_none() {
+                *owner = crate::sim::current_task();
+            }
+            owner.clone()
+        };
+        crate::sim::with_task(owner.as_ref(), || match at {
+            Some(at) => crate::sim::event("timer.arm", || {
+                let ahead = at.saturating_duration_since(Instant::now());
+                format!(
+                    "write deadline due in {:.3}s: a response written after it is refused (the client sees EOF)",
+                    ahead.as_secs_f64()
+                )
+            }),
+            None => crate::sim::event("timer.disarm", || {
+                "write deadline disarmed (the connection was upgraded)".to_string()
+            }),
+        });
     }
 
     /// The current deadline.

@@ -76,12 +76,26 @@ where
             return Poll::Ready(Some(Err(ReadTimedOut.into())));
         }
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            if frame.is_none() && this.timer.take().is_some() {
+                crate::sim::event("timer.disarm", || {
+                    "read deadline disarmed: the request body arrived".to_string()
+                });
+            }
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
         let at = this.at;
-        let timer = this
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        let timer = this.timer.get_or_insert_with(|| {
+            // Traced when first waited on (the harness records its firing):
+            // a hung run lists it as pending.
+            crate::sim::event("timer.arm", || {
+                let ahead = at.saturating_duration_since(Instant::now());
+                format!(
+                    "read deadline due in {:.3}s (the request body is still arriving)",
+                    ahead.as_secs_f64()
+                )
+            });
+            Box::pin(tokio::time::sleep_until(at))
+        });
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => {
                 crate::sim::event("http.read_deadline", || {
