@@ -85,8 +85,15 @@ pub const MIXED_GIT: ScenarioSpec = ScenarioSpec {
         bug: Bug::PathsBeforeSubscribe,
         within: 64,
     }],
+    // Yield points sleep more often and longer than by default, so a
+    // chat's first call can land inside a watch's subscribe.
     config: SimConfig {
         duration: Duration::from_secs(60),
+        sched: SchedConfig {
+            p_sleep: 0.35,
+            max_sleep: Duration::from_millis(10),
+            ..SchedConfig::DEFAULT
+        },
         ..SimConfig::DEFAULT
     },
     build,
@@ -96,7 +103,7 @@ type Conn = Arc<agent_sdk::HttpAgentConn<harness::net::TurmoilConnector>>;
 
 const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 const SCAN_COOLDOWN: Duration = Duration::from_millis(100);
-const FALLBACK: Duration = Duration::from_millis(400);
+const FALLBACK: Duration = Duration::from_millis(300);
 
 /// How long a chat's call may take before it is given up as dropped:
 /// longer than any hold plus the round trip at the highest spike.
@@ -250,6 +257,9 @@ enum Any {
 struct ChatPlan {
     id: uuid::Uuid,
     watch: bool,
+    /// When the watch first connects: about when the first call lands,
+    /// so the two race.
+    watch_delay: Duration,
     /// Per round: (gap in ms, op).
     rounds: Vec<Vec<(u64, Op)>>,
 }
@@ -315,7 +325,7 @@ fn dev_op(rng: &mut ChaCha8Rng, sw: &Swarm, repos: usize) -> Option<DevOp> {
 fn plan(rng: &mut ChaCha8Rng) -> Plan {
     let sw = Swarm::draw(rng);
     let repos = rng.random_range(1..=3);
-    let rounds = rng.random_range(1..=3);
+    let rounds = rng.random_range(1..=2);
     let n = rng.random_range(1..=3);
     let chats = (0..n)
         .map(|c| {
@@ -331,9 +341,9 @@ fn plan(rng: &mut ChaCha8Rng) -> Plan {
                         .map(|i| {
                             // The first call races the watch's subscribe.
                             let gap = if round == 0 && i == 0 {
-                                rng.random_range(0..=8)
+                                rng.random_range(0..=3)
                             } else {
-                                rng.random_range(0..=120)
+                                rng.random_range(0..=60)
                             };
                             (gap, chat_op(rng, &sw, &mine, watch))
                         })
@@ -343,6 +353,7 @@ fn plan(rng: &mut ChaCha8Rng) -> Plan {
             ChatPlan {
                 id: chat_id(rng),
                 watch,
+                watch_delay: ms(rng.random_range(0..=15)),
                 rounds,
             }
         })
@@ -350,7 +361,7 @@ fn plan(rng: &mut ChaCha8Rng) -> Plan {
     let dev = (0..rounds)
         .map(|round| {
             let mut ops: Vec<(u64, DevOp)> = (0..rng.random_range(0..=3))
-                .filter_map(|_| dev_op(rng, &sw, repos).map(|o| (rng.random_range(0..=200), o)))
+                .filter_map(|_| dev_op(rng, &sw, repos).map(|o| (rng.random_range(0..=100), o)))
                 .collect();
             if sw.end_commit && round + 1 == rounds {
                 ops.extend((0..repos).map(|r| (0, DevOp::Commit(r))));
@@ -386,6 +397,9 @@ impl Outage {
 struct Bounds {
     /// From an acknowledged edit (or a watch's start) to its report.
     scan: Duration,
+    /// The same when no scan can be cooling down: no earlier edit of the
+    /// chat gave its watch a repository to scan.
+    first: Duration,
 }
 
 /// The seed's network episodes on every link; returns the longest extra
@@ -393,7 +407,7 @@ struct Bounds {
 fn faults(
     world: &mut SimWorld<'_>,
     sw: &Swarm,
-    chats: &[ChatPlan],
+    links: Vec<(String, bool)>,
     rng: &mut ChaCha8Rng,
 ) -> (Duration, Duration) {
     let base = SimConfig::DEFAULT;
@@ -402,14 +416,8 @@ fn faults(
     if !(sw.spikes || sw.holds || sw.partitions) {
         return (extra, healed);
     }
-    let links: Vec<(String, bool)> = hosts(chats, sw)
-        .into_iter()
-        .map(|h| {
-            let calls = h.starts_with("chat");
-            (h, calls)
-        })
-        .collect();
-    for (host, partitions) in links {
+    for (host, watch) in links {
+        let partitions = !watch;
         let spec = EpisodeSpec {
             a: host,
             b: AGENT.into(),
@@ -449,26 +457,56 @@ fn faults(
     (extra, healed)
 }
 
-/// The client hosts: one per chat, which also keeps the chat's watch
-/// unless the seed has partitions (then the watch has a host of its own,
-/// whose link only sees holds and spikes).
-fn hosts(chats: &[ChatPlan], sw: &Swarm) -> Vec<String> {
-    let mut out = Vec::new();
-    for (c, p) in chats.iter().enumerate() {
-        out.push(chat_host(c));
-        if p.watch && sw.partitions {
-            out.push(watch_host(c));
+/// Where the chats' calls and watches run. One host for all calls and
+/// watches, unless the seed needs more: with a restart, one host per chat
+/// (a crash's FINs must go to distinct hosts, see `Fault::Crash`); with
+/// partitions, the watches apart from the calls (their links see only
+/// holds and spikes). Few hosts keep a step cheap.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    per_chat: bool,
+    split: bool,
+}
+
+impl Layout {
+    fn of(sw: &Swarm) -> Self {
+        Layout {
+            per_chat: sw.restart,
+            split: sw.partitions,
         }
     }
-    out
-}
 
-fn chat_host(c: usize) -> String {
-    format!("chat{c}")
-}
+    fn calls(self, c: usize) -> String {
+        if self.per_chat {
+            format!("chat{c}")
+        } else {
+            "chatd".into()
+        }
+    }
 
-fn watch_host(c: usize) -> String {
-    format!("watch{c}")
+    fn watch(self, c: usize) -> String {
+        match (self.split, self.per_chat) {
+            (false, _) => self.calls(c),
+            (true, true) => format!("watch{c}"),
+            (true, false) => "watchd".into(),
+        }
+    }
+
+    /// Every client host, each once, and whether it keeps a watch.
+    fn hosts(self, chats: &[ChatPlan]) -> Vec<(String, bool)> {
+        let mut out: Vec<(String, bool)> = Vec::new();
+        for (c, p) in chats.iter().enumerate() {
+            let mut add = |h: String, watch: bool| match out.iter_mut().find(|(o, _)| *o == h) {
+                Some((_, w)) => *w |= watch,
+                None => out.push((h, watch)),
+            };
+            add(self.calls(c), false);
+            if p.watch {
+                add(self.watch(c), true);
+            }
+        }
+        out
+    }
 }
 
 fn build(world: &mut SimWorld<'_>) {
@@ -524,9 +562,10 @@ fn build(world: &mut SimWorld<'_>) {
     });
 
     let mut frng = world.rng(stream::FAULTS);
-    let (extra, healed) = faults(world, &sw, &plan.chats, &mut frng);
+    let layout = Layout::of(&sw);
+    let (extra, healed) = faults(world, &sw, layout.hosts(&plan.chats), &mut frng);
     let outage = sw.restart.then(|| {
-        let crash_at = ms(frng.random_range(150..=1_200)).max(healed + ms(100));
+        let crash_at = ms(frng.random_range(100..=600)).max(healed + ms(100));
         let down = if frng.random_bool(0.2) {
             Duration::ZERO
         } else {
@@ -538,7 +577,7 @@ fn build(world: &mut SimWorld<'_>) {
         }
     });
     if let Some(o) = outage {
-        for host in hosts(&plan.chats, &sw) {
+        for (host, _) in layout.hosts(&plan.chats) {
             world.fault(
                 o.crash_at.saturating_sub(ms(20)),
                 Fault::Latency {
@@ -561,6 +600,7 @@ fn build(world: &mut SimWorld<'_>) {
     let slack = latency * 4 + tick * 4 + (sleep * 2 + tick * 2) * (n as u32 + 1);
     let bounds = Bounds {
         scan: SCAN_COOLDOWN + slack + extra,
+        first: slack + extra,
     };
     world.trace().record(
         "client.swarm",
@@ -590,29 +630,27 @@ fn build(world: &mut SimWorld<'_>) {
         scanner: parts.scanner.clone(),
         conns: conns.clone(),
     });
-    let split = sw.partitions;
+    // Each host's tasks; the developer (and the quiescent checks) run on
+    // chat 0's.
+    type Task = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+    let mut tasks: BTreeMap<String, Vec<Task>> = BTreeMap::new();
     let mut dev = Some(plan.dev);
     for (c, p) in plan.chats.into_iter().enumerate() {
-        let watch = p.watch.then(|| watch_loop(ctx.clone(), c, conns[c].clone(), p.id));
-        let watch = match watch {
-            Some(w) if split => {
-                world.client(&watch_host(c), async move {
-                    w.await;
-                    Ok(())
-                });
-                None
-            }
-            w => w,
-        };
-        // The developer (and the quiescent checks) run on chat 0's host.
-        let dev = dev.take().map(|d| dev_loop(ctx.clone(), d));
-        let ctx = ctx.clone();
-        world.client(&chat_host(c), async move {
-            let mut tasks = Vec::new();
-            tasks.extend(watch.map(tokio::spawn));
-            tasks.extend(dev.map(tokio::spawn));
-            chat_loop(ctx.clone(), c, p.rounds).await;
-            join_tasks(&ctx.inv, tasks).await;
+        if p.watch {
+            let w = watch_loop(ctx.clone(), c, conns[c].clone(), p.id, p.watch_delay);
+            tasks.entry(layout.watch(c)).or_default().push(Box::pin(w));
+        }
+        let calls = tasks.entry(layout.calls(c)).or_default();
+        if let Some(d) = dev.take() {
+            calls.push(Box::pin(dev_loop(ctx.clone(), d)));
+        }
+        calls.push(Box::pin(chat_loop(ctx.clone(), c, p.rounds)));
+    }
+    for (host, jobs) in tasks {
+        let inv = ctx.inv.clone();
+        world.client(&host, async move {
+            let handles: Vec<_> = jobs.into_iter().map(tokio::spawn).collect();
+            join_tasks(&inv, handles).await;
             Ok(())
         });
     }
@@ -805,8 +843,9 @@ async fn write_own(ctx: &Ctx, c: usize, repo: usize, path: String, edit: bool) -
     let full = repo_root(repo).join(&path).to_string_lossy().into_owned();
     let conn = &ctx.conns[c];
     let mut attempt = 0;
-    // A repeat may find the first attempt already applied and reported.
-    let sent = now();
+    // When the first attempt was sent: a repeat may find it already
+    // applied and reported.
+    let mut sent = None;
     loop {
         if let Some(o) = ctx.outage {
             let t = now();
@@ -814,6 +853,7 @@ async fn write_own(ctx: &Ctx, c: usize, repo: usize, path: String, edit: bool) -
                 tokio::time::sleep(o.back_at - t).await;
             }
         }
+        sent.get_or_insert_with(now);
         let call = async {
             match (&old, edit && attempt == 0) {
                 (Some(old), true) => {
@@ -863,7 +903,7 @@ async fn write_own(ctx: &Ctx, c: usize, repo: usize, path: String, edit: bool) -
     m.touched[c].insert(repo);
     m.acked[c].push(Acked {
         repo,
-        sent,
+        sent: sent.unwrap_or_default(),
         acked: now(),
     });
     true
@@ -918,10 +958,11 @@ async fn dev(ctx: &Ctx, op: DevOp) -> bool {
 }
 
 /// The watch of chat `c`, reconnecting after a planned close or the crash.
-async fn watch_loop(ctx: Arc<Ctx>, c: usize, conn: Conn, chat: uuid::Uuid) {
+async fn watch_loop(ctx: Arc<Ctx>, c: usize, conn: Conn, chat: uuid::Uuid, delay: Duration) {
     let Some(slot) = ctx.watches[c].clone() else {
         return;
     };
+    tokio::time::sleep(delay).await;
     loop {
         let Some(watch) = connect_watch(&ctx, &slot, c, &conn, chat).await else {
             return;
@@ -1149,7 +1190,13 @@ fn check_timeliness(ctx: &Ctx) {
                 if e.acked > to {
                     continue;
                 }
-                let due = e.acked.max(*from) + bound;
+                // A new connection's first scan, or the first scan with a
+                // repository, waits for no cooldown.
+                let after_crash = |t: Duration| ctx.outage.is_none_or(|o| *from < o.crash_at || t >= o.crash_at);
+                let cooled = m.acked[c]
+                    .iter()
+                    .any(|o| o.sent < e.sent && o.sent < e.acked && after_crash(o.sent));
+                let due = e.acked.max(*from) + if cooled { bound } else { ctx.bounds.first };
                 if due > to {
                     continue;
                 }
