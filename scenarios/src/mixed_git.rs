@@ -51,9 +51,23 @@
 //!   [`RESUME_BOUND`] of the agent coming back;
 //! - `calls-succeed`: calls fail only in transit, and a repeat succeeds.
 //!
-//! This scenario shortens the agent's write deadline to 3 s, its scan
-//! cooldown to 250 ms and its fallback ticker to 1 s (20 s, 1 s, 30 s by
-//! default), so long-lived watches and ticker scans cost few steps.
+//! This scenario shortens the agent's write deadline to 1 s, its scan
+//! cooldown to 100 ms and its fallback ticker to 300 ms (20 s, 1 s, 30 s
+//! by default), so long-lived watches and ticker scans cost few steps; a
+//! seed simulates about 1.5 s. The ticker stays longer than the scan
+//! bound, so a scan request the watch drops is not hidden by the next
+//! tick. The yield points sleep more often (35 %) and longer (up to
+//! 10 ms) than by default, and each watch first connects about when its
+//! chat's first call lands, so the two race (`paths-before-subscribe`).
+//!
+//! What a restart does to the bounds: the watch's end is expected within
+//! [`CRASH_BOUND`] of the crash, a new connection within [`RESUME_BOUND`]
+//! of the restart; `changes-after-edit` owes nothing across the outage
+//! (a connection ends at the crash, the next owes only what the new agent
+//! heard of), and the views are checked only after the restart, once
+//! every chat has written again. A partition or a hold adds its length
+//! (twice, for the call and the report) to the scan bound, a spike four
+//! times its highest latency.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -83,7 +97,7 @@ pub const MIXED_GIT: ScenarioSpec = ScenarioSpec {
     summary: "generated git workloads (swarm testing): edits, commits, branch switches, reconnects, restarts and faults; every watch ends at the model's branch and changed paths",
     catches: &[Catch {
         bug: Bug::PathsBeforeSubscribe,
-        within: 64,
+        within: 128,
     }],
     // Yield points sleep more often and longer than by default, so a
     // chat's first call can land inside a watch's subscribe.
