@@ -826,7 +826,9 @@ async fn run_op(ctx: &Ctx, op: Any) -> bool {
             tokio::time::sleep(d).await;
             true
         }
-        Any::Chat(c, Op::Edit { repo, file }) => write_own(ctx, c, repo, own_file(c, file), true).await,
+        Any::Chat(c, Op::Edit { repo, file }) => {
+            write_own(ctx, c, repo, own_file(c, file), true).await
+        }
         Any::Chat(c, Op::Write { repo, file }) => {
             write_own(ctx, c, repo, own_file(c, file), false).await
         }
@@ -898,7 +900,8 @@ async fn write_own(ctx: &Ctx, c: usize, repo: usize, path: String, edit: bool) -
         match result {
             Ok(()) => break,
             Err(e) if e.is_transport() && attempt + 1 < ATTEMPTS => {
-                ctx.trace.record("client.retry", format!("chat{c} {path}: {e}"));
+                ctx.trace
+                    .record("client.retry", format!("chat{c} {path}: {e}"));
                 attempt += 1;
                 tokio::time::sleep(RETRY_EVERY).await;
             }
@@ -1048,7 +1051,8 @@ async fn watch_loop(ctx: Arc<Ctx>, c: usize, conn: Conn, chat: uuid::Uuid, delay
                     );
                     return;
                 }
-                ctx.trace.record("client.watch_ended", format!("chat{c}: {why}"));
+                ctx.trace
+                    .record("client.watch_ended", format!("chat{c}: {why}"));
             }
         }
     }
@@ -1080,7 +1084,8 @@ async fn connect_watch(
             } else {
                 WATCH_CONNECTS
             };
-            ctx.inv.fail(name, format!("chat{c}: a watch while the agent is up"), e);
+            ctx.inv
+                .fail(name, format!("chat{c}: a watch while the agent is up"), e);
             return None;
         }
         tokio::time::sleep(RECONNECT_EVERY).await;
@@ -1113,9 +1118,9 @@ async fn quiescent_check(ctx: &Ctx, round: usize, last: bool) {
         let Some(w) = w else { continue };
         let connected = || {
             let s = w.state.lock();
-            s.lives
-                .last()
-                .is_some_and(|(from, to)| to.is_none() && since.is_none_or(|b| *from >= b || now() < b))
+            s.lives.last().is_some_and(|(from, to)| {
+                to.is_none() && since.is_none_or(|b| *from >= b || now() < b)
+            })
         };
         until(&ctx.changed, || {
             connected() || now() > deadline || ctx.inv.violated()
@@ -1198,7 +1203,10 @@ fn check_timeliness(ctx: &Ctx) {
             for e in &m.acked[c] {
                 // A connection after the crash owes nothing for edits the
                 // old agent took.
-                if ctx.outage.is_some_and(|o| *from >= o.crash_at && e.sent < o.crash_at) {
+                if ctx
+                    .outage
+                    .is_some_and(|o| *from >= o.crash_at && e.sent < o.crash_at)
+                {
                     continue;
                 }
                 if e.acked > to {
@@ -1206,7 +1214,10 @@ fn check_timeliness(ctx: &Ctx) {
                 }
                 // A new connection's first scan, or the first scan with a
                 // repository, waits for no cooldown.
-                let after_crash = |t: Duration| ctx.outage.is_none_or(|o| *from < o.crash_at || t >= o.crash_at);
+                let after_crash = |t: Duration| {
+                    ctx.outage
+                        .is_none_or(|o| *from < o.crash_at || t >= o.crash_at)
+                };
                 let cooled = m.acked[c]
                     .iter()
                     .any(|o| o.sent < e.sent && o.sent < e.acked && after_crash(o.sent));

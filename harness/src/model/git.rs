@@ -30,7 +30,12 @@ pub struct RepoView {
 impl std::fmt::Display for RepoView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let changed: Vec<&str> = self.changed.iter().map(String::as_str).collect();
-        write!(f, "branch {:?}, changed [{}]", self.branch, changed.join(", "))
+        write!(
+            f,
+            "branch {:?}, changed [{}]",
+            self.branch,
+            changed.join(", ")
+        )
     }
 }
 
