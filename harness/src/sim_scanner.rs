@@ -553,7 +553,7 @@ mod tests {
         let after = read(&scanner, &root).unwrap();
         assert_eq!(after.branch, "feature");
         assert_eq!(after.unified_diff, before.unified_diff);
-        assert!(fs.metadata(root.join(".git/refs/heads/feature")).is_ok());
+        assert!(fs.metadata(&root.join(".git/refs/heads/feature")).is_ok());
         scanner.switch_branch(&root, "main").unwrap();
         assert_eq!(read(&scanner, &root).unwrap().branch, "main");
     }
