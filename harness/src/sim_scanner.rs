@@ -94,6 +94,23 @@ impl SimScanner {
         Ok(())
     }
 
+    /// `git switch -c <branch>` (or `git switch <branch>` when its ref
+    /// exists): the branch's ref is made if missing and `HEAD` names it;
+    /// the trees stay as they are. The model keeps one commit per root
+    /// whatever the branch, so every ref holds the same placeholder id.
+    pub fn switch_branch(&self, root: &Path, branch: &str) -> io::Result<()> {
+        let heads = root.join(".git/refs/heads");
+        let reference = heads.join(branch);
+        if self.fs.metadata(&reference).is_err() {
+            self.fs.mkdir_p(&heads)?;
+            self.fs.write(&reference, format!("{}\n", "0".repeat(40)))?;
+        }
+        self.fs.write(
+            root.join(".git/HEAD"),
+            format!("ref: refs/heads/{branch}\n"),
+        )
+    }
+
     fn working_files(&self, root: &Path) -> io::Result<Snapshot> {
         let mut out = Snapshot::new();
         self.walk(root, "", &mut out)?;
@@ -525,6 +542,20 @@ mod tests {
         let nested_state = read(&scanner, &nested).unwrap();
         assert_eq!(nested_state.branch, "dev");
         assert!(nested_state.unified_diff.contains("+++ b/x.rs"));
+    }
+
+    #[test]
+    fn a_branch_switch_changes_the_branch_and_keeps_the_diff() {
+        let (fs, scanner, root) = repo();
+        fs.write(root.join("new.txt"), "n\n").unwrap();
+        let before = read(&scanner, &root).unwrap();
+        scanner.switch_branch(&root, "feature").unwrap();
+        let after = read(&scanner, &root).unwrap();
+        assert_eq!(after.branch, "feature");
+        assert_eq!(after.unified_diff, before.unified_diff);
+        assert!(fs.metadata(&root.join(".git/refs/heads/feature")).is_ok());
+        scanner.switch_branch(&root, "main").unwrap();
+        assert_eq!(read(&scanner, &root).unwrap().branch, "main");
     }
 
     #[test]

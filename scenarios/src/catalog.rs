@@ -100,6 +100,7 @@ macro_rules! with_catalog {
                 hostile_input => $crate::hostile_input::HOSTILE_INPUT,
                 mixed_processes => $crate::mixed_processes::MIXED_PROCESSES,
                 mixed_files => $crate::mixed_files::MIXED_FILES,
+                mixed_git => $crate::mixed_git::MIXED_GIT,
             }
             selftests {
                 harness_selftest => ::harness::selftest::HarnessSelfTest,

@@ -36,5 +36,6 @@ pub const WAIT_RETURNS_FINAL: &str = "wait-returns-final";
 pub const WAITER_GETS_FINAL: &str = "waiter-gets-final";
 pub const WAITER_WAKES_PROMPTLY: &str = "waiter-wakes-promptly";
 pub const WATCH_CONNECTS: &str = "watch-connects";
+pub const WATCH_REPORTS_REPO_STATE: &str = "watch-reports-repo-state";
 pub const WATCH_RESUMES: &str = "watch-resumes";
 pub const WATCH_STAYS_OPEN: &str = "watch-stays-open";

@@ -17,6 +17,7 @@ pub mod hostile_input;
 pub mod invariants;
 pub mod lost_path_notification;
 pub mod mixed_files;
+pub mod mixed_git;
 pub mod mixed_processes;
 pub mod signal_vs_exit;
 pub mod stale_output;

@@ -26,6 +26,12 @@
 //!   and its last report shows the chat's final lines;
 //! - `watch-stays-open`: the watch never ends while both sides are up,
 //!   whatever its age.
+//!
+//! Fault kinds are a per-seed choice too, drawn from the `faults` stream
+//! (so a seed's workload does not depend on them): latency spikes and
+//! held links on the client's link, never partitions (a dropped segment
+//! would corrupt the watch's WebSocket rather than delay it). Each adds
+//! its longest delay to the bounds above.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,6 +40,7 @@ use std::time::Duration;
 use agent::git::wire::ServerMessage;
 use agent_sdk::{AgentConn, EditFilesRequest, FileEdit, FileEdits, HttpAgentConn};
 use futures::StreamExt;
+use harness::fault::{EpisodeSpec, Episodes};
 use harness::model::files::{Append, END, SlotFile, check_final, pair_token, slot_line};
 use harness::model::process::now;
 use harness::net::TurmoilConnector;
@@ -41,7 +48,7 @@ use harness::prelude::*;
 use parking_lot::Mutex;
 use rand::seq::SliceRandom;
 
-use crate::common::{chat_id, connect, connect_as, join_tasks, seed_repo};
+use crate::common::{AGENT, chat_id, connect, connect_as, join_tasks, seed_repo};
 use crate::invariants::{
     ACKNOWLEDGED_EDIT_KEPT, CALLS_SUCCEED, CHANGES_AFTER_EDIT, FINAL_FILE_MATCHES_MODEL,
     REQUEST_ANSWERS_PROMPTLY, WATCH_CONNECTS, WATCH_STAYS_OPEN,
@@ -313,7 +320,8 @@ fn build(world: &mut SimWorld<'_>) {
     // A call: the handshake and request, the answer back, ticks, and the
     // two yield points of an edit or write, once per chat that may hold a
     // lock it waits for.
-    let prompt = latency * 4 + tick * 2 + (sleep * 2 + tick * 2) * (chats as u32 + 1);
+    let extra = faults(world);
+    let prompt = latency * 4 + tick * 2 + (sleep * 2 + tick * 2) * (chats as u32 + 1) + extra;
     let scan = SCAN_COOLDOWN + prompt;
     let bounds = Bounds { prompt, scan };
     let (inv, trace) = (world.invariants().clone(), world.trace().clone());
@@ -321,6 +329,63 @@ fn build(world: &mut SimWorld<'_>) {
         .trace()
         .record("client.swarm", format!("{:?}", plan.sw));
     world.client("chatd", drive(inv, trace, plan, filler, bounds));
+}
+
+/// The seed's fault kinds (latency spikes, held links, each on or off),
+/// drawn from the `faults` stream so the workload stays as it was, and
+/// their episodes on the client's link. Returns the longest extra delay a
+/// call or a watch report can suffer: a hold's length twice, a spike's
+/// highest latency once per message of a call.
+fn faults(world: &mut SimWorld<'_>) -> Duration {
+    let mut rng = world.rng(stream::FAULTS);
+    let (spikes, holds) = (rng.random_bool(0.3), rng.random_bool(0.3));
+    if !(spikes || holds) {
+        return Duration::ZERO;
+    }
+    let ms = Duration::from_millis;
+    let spec = EpisodeSpec {
+        a: "chatd".into(),
+        b: AGENT.into(),
+        base: (
+            MIXED_FILES.config.min_latency,
+            MIXED_FILES.config.max_latency,
+        ),
+        count: 1..=3,
+        first: ms(20)..ms(400),
+        gap: ms(20)..ms(300),
+        hold: ms(20)..ms(200),
+        partition: ms(20)..ms(200),
+        spike: ms(50)..ms(300),
+        spike_max: ms(10)..ms(40),
+    };
+    let episodes = Episodes::draw(&spec, &mut rng);
+    let mut extra = Duration::ZERO;
+    for pair in episodes.faults.chunks(2) {
+        let [(at, start), (end_at, end)] = pair else {
+            continue;
+        };
+        let keep = match start {
+            Fault::Hold(..) => holds,
+            Fault::Latency { .. } => spikes,
+            // A dropped segment would corrupt the watch's stream (no
+            // retransmission in the simulated TCP), not delay it.
+            _ => false,
+        };
+        if !keep {
+            continue;
+        }
+        extra = extra.max(match start {
+            Fault::Latency { max, .. } => *max * 4,
+            _ => end_at.saturating_sub(*at) * 2,
+        });
+        world.fault(*at, start.clone());
+        world.fault(*end_at, end.clone());
+    }
+    world.trace().record(
+        "client.faults",
+        format!("spikes {spikes}, holds {holds}, extra {extra:?}"),
+    );
+    extra
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -4,6 +4,7 @@
 //! applies acknowledged edits serially.
 
 pub mod files;
+pub mod git;
 /// The every-byte output model, shared with the buffer's property test.
 pub use agent_testkit::headtail_model as headtail;
 pub mod process;
