@@ -58,10 +58,18 @@ use crate::invariants::{
 pub const MIXED_FILES: ScenarioSpec = ScenarioSpec {
     name: "mixed-files",
     summary: "generated file and git-watch workloads (swarm testing); final files equal the serial application of acknowledged edits",
-    catches: &[Catch {
-        bug: Bug::UnserialisedEdits,
-        within: 32,
-    }],
+    catches: &[
+        Catch {
+            bug: Bug::UnserialisedEdits,
+            within: 32,
+        },
+        // Overlapping multi-file edits in opposite orders deadlock; first
+        // failing seed 29, 8 of seeds 0..200 hang.
+        Catch {
+            bug: Bug::EditLockOrder,
+            within: 128,
+        },
+    ],
     config: SimConfig {
         duration: Duration::from_secs(60),
         ..SimConfig::DEFAULT
