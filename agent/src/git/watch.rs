@@ -316,8 +316,11 @@ impl CooldownTimer {
 }
 
 impl Drop for CooldownTimer {
+    /// Disarms only when running code ends the watch (a task is being
+    /// polled): a simulation tearing down drops its tasks in no fixed
+    /// order, which must not reach the trace.
     fn drop(&mut self) {
-        if self.pending {
+        if self.pending && crate::sim::current_task().is_some() {
             crate::sim::with_task(self.owner.as_ref(), || {
                 crate::sim::event("timer.disarm", || {
                     "scan cooldown disarmed (the watch ended)".to_string()
