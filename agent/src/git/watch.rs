@@ -276,8 +276,56 @@ impl WatchHandler {
         if let Some(last) = last {
             let elapsed = last.elapsed();
             if elapsed < self.cooldown {
-                tokio::time::sleep(self.cooldown - elapsed).await;
+                let wait = self.cooldown - elapsed;
+                let timer = CooldownTimer::arm(wait);
+                tokio::time::sleep(wait).await;
+                timer.fired();
             }
+        }
+    }
+}
+
+/// The deferred scan's cooldown as a traced timer (under simulation): armed
+/// when a scan waits out the cooldown, disarmed if the watch ends first. A
+/// cooldown that runs out is recorded by the harness as `timer.fire`, so
+/// nothing is traced then; a hung run lists a cooldown still pending.
+struct CooldownTimer {
+    /// The task that armed it, so a disarm from a drop is attributed to it.
+    owner: Option<Arc<str>>,
+    pending: bool,
+}
+
+impl CooldownTimer {
+    fn arm(wait: Duration) -> Self {
+        crate::sim::event("timer.arm", || {
+            format!(
+                "scan cooldown due in {:.3}s: the deferred scan runs",
+                wait.as_secs_f64()
+            )
+        });
+        Self {
+            owner: crate::sim::current_task(),
+            pending: true,
+        }
+    }
+
+    /// The cooldown ran out: the harness already recorded its firing.
+    fn fired(mut self) {
+        self.pending = false;
+    }
+}
+
+impl Drop for CooldownTimer {
+    /// Disarms only when running code ends the watch (a task is being
+    /// polled): a simulation tearing down drops its tasks in no fixed
+    /// order, which must not reach the trace.
+    fn drop(&mut self) {
+        if self.pending && crate::sim::current_task().is_some() {
+            crate::sim::with_task(self.owner.as_ref(), || {
+                crate::sim::event("timer.disarm", || {
+                    "scan cooldown disarmed (the watch ended)".to_string()
+                })
+            });
         }
     }
 }

@@ -28,11 +28,27 @@ pub fn check_visible(process: &Process, caller: Option<Uuid>, bugs: &BugSet) -> 
 /// Waits until the process's output is final (its buffer closed), at most
 /// `max_wait`. The caller leaving drops this future. `lost-wakeup` checks
 /// before registering for the wake-up (race R7, `docs/races.md`).
+///
+/// Under simulation the timeout is traced as the request's timer: armed
+/// when the wait starts and disarmed when the output closes first. A
+/// timeout that passes is recorded by the harness as `timer.fire` (as a
+/// write deadline's is), and the caller leaving ends it with its request,
+/// so a wait lost to `lost-wakeup` shows in a hung run's pending timers.
 pub async fn wait_for_exit(process: &Process, max_wait: Duration, bugs: &BugSet) {
     let buffer = process.buffer().clone();
+    crate::sim::event("timer.arm", || {
+        format!(
+            "output wait timeout due in {:.3}s: the wait answers with the output so far",
+            max_wait.as_secs_f64()
+        )
+    });
     tokio::select! {
         biased;
-        () = buffer.wait_closed_with(bugs.is_on(Bug::LostWakeup)) => {}
+        () = buffer.wait_closed_with(bugs.is_on(Bug::LostWakeup)) => {
+            crate::sim::event("timer.disarm", || {
+                "output wait timeout disarmed (the output closed)".to_string()
+            });
+        }
         () = tokio::time::sleep(max_wait) => {}
     }
 }
