@@ -762,10 +762,13 @@ async fn until(changed: &Notify, mut ready: impl FnMut() -> bool) {
 async fn chat_loop(ctx: Arc<Ctx>, c: usize, rounds: Vec<Vec<(u64, Op)>>) {
     for (round, ops) in rounds.into_iter().enumerate() {
         until(&ctx.changed, || ctx.phase.lock().released >= round).await;
-        for (gap, op) in ops {
+        for (i, (gap, op)) in ops.into_iter().enumerate() {
             tokio::time::sleep(ms(gap)).await;
             if ctx.inv.violated() {
                 break;
+            }
+            if !keep_op(&format!("chat{c} r{round}#{i} {op:?}")) {
+                continue;
             }
             if !run_op(&ctx, Any::Chat(c, op)).await {
                 break;
@@ -779,10 +782,13 @@ async fn chat_loop(ctx: Arc<Ctx>, c: usize, rounds: Vec<Vec<(u64, Op)>>) {
 async fn dev_loop(ctx: Arc<Ctx>, rounds: Vec<Vec<(u64, DevOp)>>) {
     let chats = ctx.conns.len();
     for (round, ops) in rounds.into_iter().enumerate() {
-        for (gap, op) in ops {
+        for (i, (gap, op)) in ops.into_iter().enumerate() {
             tokio::time::sleep(ms(gap)).await;
             if ctx.inv.violated() {
                 break;
+            }
+            if !keep_op(&format!("dev r{round}#{i} {op:?}")) {
+                continue;
             }
             if !run_op(&ctx, Any::Dev(op)).await {
                 break;
@@ -812,8 +818,8 @@ async fn dev_loop(ctx: Arc<Ctx>, rounds: Vec<Vec<(u64, DevOp)>>) {
 /// Runs one generated operation; false ends the actor's round (a
 /// violation was reported).
 async fn run_op(ctx: &Ctx, op: Any) -> bool {
-    // The one place every generated operation passes: a gate that drops
-    // operations (for the shrinker) goes here.
+    // The one place every generated operation passes; the loops ask
+    // `keep_op` first, so the shrinker can drop any of them by key.
     ctx.trace.record("client.op", format!("{op:?}"));
     match op {
         Any::Chat(c, Op::Resubscribe) => {

@@ -545,3 +545,24 @@ fn a_hung_run_lists_the_unanswered_request_the_pending_timers_and_ends_with_the_
         "{report}"
     );
 }
+
+#[test]
+fn a_write_deadline_failure_report_says_when_the_deadline_fired_and_why_the_connection_closed() {
+    let out = agentsim(&[
+        "run",
+        "write-timeout-eof",
+        "--seed",
+        "0",
+        "--bug",
+        "write-deadline-hidden",
+    ])
+    .failure();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    for line in [
+        "timer.fire         write deadline fired",
+        "http.closed        closed: write deadline passed; dropped without a status line",
+        "repro: cargo run --release --bin agentsim -- run write-timeout-eof --seed 0 --bug write-deadline-hidden",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}
