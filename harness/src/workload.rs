@@ -12,8 +12,15 @@
 //! The pattern, after the workload is drawn in full (so dropping one
 //! operation never shifts the draws of the next):
 //!
-//! ```ignore
-//! if !harness::workload::keep_op(&format!("chat{c}#{i} {op:?}")) { continue; }
+//! ```
+//! # let ops = ["Start", "Wait"];
+//! # let c = 0;
+//! for (i, op) in ops.iter().enumerate() {
+//!     if !harness::workload::keep_op(&format!("chat{c}#{i} {op:?}")) {
+//!         continue;
+//!     }
+//!     // ... perform `op`
+//! }
 //! ```
 //!
 //! A dropped operation should keep its think time (sleep the drawn gap,
