@@ -565,6 +565,9 @@ impl Chat {
             if self.inv.violated() {
                 break;
             }
+            if !keep_op(&format!("chat{}#{i} {op:?}", self.me)) {
+                continue;
+            }
             self.trace
                 .record("client.call", format!("chat{}: {op:?}", self.me));
             let ok = match op {
