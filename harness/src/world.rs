@@ -250,18 +250,23 @@ impl<'a> SimWorld<'a> {
 mod tests {
     use super::*;
 
+    /// Seed 0, no bugs, events into `trace`.
+    fn world_over<'a>(config: &'a SimConfig, trace: &Trace) -> SimWorld<'a> {
+        SimWorld::new(
+            Seed(0),
+            BugSet::none(),
+            config,
+            trace.clone(),
+            Invariants::new(trace.clone()),
+        )
+    }
+
     #[test]
     fn trace_times_follow_the_host_clock_at_the_default_tick() {
         let _hosts = crate::host::HostTracker::install();
         let trace = Trace::new();
         let config = SimConfig::default();
-        let mut world = SimWorld::new(
-            Seed(0),
-            BugSet::none(),
-            &config,
-            trace.clone(),
-            Invariants::new(trace.clone()),
-        );
+        let mut world = world_over(&config, &trace);
         let t = trace.clone();
         world.client("c", async move {
             t.record("a", "");
@@ -294,13 +299,7 @@ mod tests {
             max_latency: ms(3),
             ..SimConfig::default()
         };
-        let mut world = SimWorld::new(
-            Seed(0),
-            BugSet::none(),
-            &config,
-            trace.clone(),
-            Invariants::new(trace.clone()),
-        );
+        let mut world = world_over(&config, &trace);
         let t = trace.clone();
         world.host("server", move || {
             let t = t.clone();
